@@ -2,8 +2,14 @@
 //! HPA, a tuned HPA and a clairvoyant oracle) and learned agents share one trait so the
 //! scorecard can judge them the same way.
 
+mod hpa;
+mod oracle;
 mod view;
 
+pub use hpa::{
+    Hpa, HpaBehavior, HpaConfig, ScalingPolicy, ScalingPolicyType, ScalingRules, SelectPolicy,
+};
+pub use oracle::{DEFAULT_ORACLE_MARGIN, Oracle};
 pub use view::{ClusterView, ObservedMetrics, PodView};
 
 /// Something that picks a replica count every decision interval.

@@ -1,0 +1,77 @@
+//! Command-line interface.
+
+mod evaluate;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Reinforcement-learning autoscaler agent for one Kubernetes workload.
+///
+/// Runs on the built-in cluster simulator by default, so every command works on a
+/// laptop without Kubernetes.
+#[derive(Debug, Parser)]
+#[command(name = "edge-agent", version, about, long_about)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    pub(crate) log: LogArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Score policies on simulated scenarios: cost, latency, SLO compliance, errors, churn.
+    ///
+    /// Every (policy, scenario, seed) run is compared with a clairvoyant oracle that sees
+    /// future traffic. Example:
+    ///   edge-agent evaluate --policy hpa,tuned,oracle --scenario all
+    ///   edge-agent evaluate --policy hpa --scenario trace:../shared/traces/nasa_http_1995_per_minute.csv --start 7d --duration 1d
+    Evaluate(Box<evaluate::EvaluateArgs>),
+    /// Print the default environment configuration (TOML) that `--config` files override.
+    DefaultConfig,
+}
+
+/// Logging options.
+#[derive(Debug, Args)]
+pub(crate) struct LogArgs {
+    /// Log format on standard error.
+    #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true, env = "EDGE_AGENT_LOG_FORMAT")]
+    log_format: LogFormat,
+    /// Log filter, e.g. `info` or `common=debug` (RUST_LOG syntax).
+    #[arg(long, default_value = "info", global = true, env = "EDGE_AGENT_LOG")]
+    log: String,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Sends `tracing` events to standard error, so standard output stays machine-readable.
+pub(crate) fn init_logging(args: &LogArgs) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match args.log_format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+impl Cli {
+    /// Runs the chosen command.
+    pub(crate) fn run(self) -> anyhow::Result<()> {
+        match self.command {
+            Command::Evaluate(args) => evaluate::run(&args),
+            Command::DefaultConfig => {
+                print!(
+                    "{}",
+                    toml::to_string_pretty(&common::env::EnvConfig::default())?
+                );
+                Ok(())
+            }
+        }
+    }
+}
