@@ -66,6 +66,37 @@ fn bench(c: &mut Criterion) {
         });
     });
     g.finish();
+
+    // A two-month per-minute trace, whole, with the HPA: the scorecard's longest workload.
+    let nasa = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/traces/nasa_http_1995_per_minute.csv");
+    if nasa.exists() {
+        let cfg = EnvConfig::default();
+        let trace = Scenario::build(
+            &ScenarioSpec::Trace(nasa),
+            &ScenarioOptions::default(),
+            &cfg.sim,
+        )
+        .expect("trace")
+        .arrivals(1);
+        let mut g = c.benchmark_group("trace");
+        g.throughput(Throughput::Elements(trace.len_s()));
+        g.sample_size(10);
+        g.bench_function("nasa_two_months_with_hpa", |b| {
+            b.iter(|| {
+                let mut env = Env::new(cfg.clone(), trace.clone(), 1).expect("config");
+                let mut hpa = Hpa::default();
+                loop {
+                    let desired = hpa.desired_replicas(&env.view());
+                    if env.step_to(desired).done {
+                        break;
+                    }
+                }
+                black_box(env.sim().ledger())
+            });
+        });
+        g.finish();
+    }
 }
 
 criterion_group!(benches, bench);

@@ -6,7 +6,7 @@ use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
 use super::counters::{Counters, Gauges};
-use super::latency::tick_latency;
+use super::latency::{ShiftedExp, tick_latency};
 use super::pods::PodSet;
 use super::{ConfigError, SimConfig};
 use crate::env::Observation;
@@ -47,6 +47,10 @@ pub struct Simulator {
     ledger: Ledger,
     /// The scrape in progress.
     current: Counters,
+    /// Served requests of consecutive ticks with the same latency distribution, not yet
+    /// in `current`: replayed traces hold their rate for a whole interval, so this turns
+    /// fifteen histogram updates into one.
+    pending_latency: Option<(ShiftedExp, f64)>,
     /// The decision interval in progress, merged from completed scrapes.
     interval: Counters,
     /// Completed scrapes, newest last; as many as the rate window needs.
@@ -85,6 +89,7 @@ impl Simulator {
             backlog: 0.0,
             ledger: Ledger::default(),
             current: Counters::default(),
+            pending_latency: None,
             interval: Counters::default(),
             scrapes: VecDeque::with_capacity(scrapes_per_window + 1),
             scrapes_per_window,
@@ -247,8 +252,15 @@ impl Simulator {
                 arrivals,
                 waiting_before,
             );
-            c.latency.add(served, latency);
-            c.served_within_slo += served * latency.cdf(cfg.latency.slo_ms / 1000.0);
+            match &mut self.pending_latency {
+                Some((dist, count)) if *dist == latency => *count += served,
+                pending => {
+                    if let Some((dist, count)) = pending.take() {
+                        record_latency(c, dist, count, cfg.latency.slo_ms / 1000.0);
+                    }
+                    *pending = Some((latency, served));
+                }
+            }
             let busy = served / capacity;
             let cpu = pod.idle_cpu_fraction + (1.0 - pod.idle_cpu_fraction) * busy;
             c.cpu_pod_s += ready_f * cpu;
@@ -271,6 +283,14 @@ impl Simulator {
     }
 
     fn complete_scrape(&mut self) {
+        if let Some((dist, count)) = self.pending_latency.take() {
+            record_latency(
+                &mut self.current,
+                dist,
+                count,
+                self.cfg.latency.slo_ms / 1000.0,
+            );
+        }
         let counters = std::mem::take(&mut self.current);
         self.interval.merge(&counters);
         self.totals.merge(&counters);
@@ -311,6 +331,12 @@ impl Simulator {
             pending_pods: newest.gauges.starting,
         }
     }
+}
+
+/// Adds `count` served requests with latencies `dist` to `c`.
+fn record_latency(c: &mut Counters, dist: ShiftedExp, count: f64, slo_s: f64) {
+    c.latency.add(count, dist);
+    c.served_within_slo += count * dist.cdf(slo_s);
 }
 
 #[cfg(test)]

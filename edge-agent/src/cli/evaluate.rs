@@ -15,15 +15,15 @@ use crate::table;
 pub(crate) struct EvaluateArgs {
     /// Comma-separated policies: hpa (Kubernetes HPA, 70 % CPU), tuned (HPA with its target
     /// grid-searched on the training scenarios), oracle (sees the future; the cost floor).
-    #[arg(long, default_value = "hpa,tuned,oracle")]
+    #[arg(long, default_value = "hpa,tuned,oracle", env = "EDGE_AGENT_POLICY")]
     policy: String,
     /// Comma-separated scenarios: steady, gradual_ramp, sudden_spike, daily_pattern,
     /// idle_periods, flash_crowd, `all` (the six), or trace:PATH (a CSV of
     /// timestamp_or_index,count rows, per second or per minute).
-    #[arg(long, default_value = "all")]
+    #[arg(long, default_value = "all", env = "EDGE_AGENT_SCENARIO")]
     scenario: String,
     /// Comma-separated seeds; each scenario is played once per seed.
-    #[arg(long, default_value_t = DEFAULT_EVAL_SEED.to_string())]
+    #[arg(long, default_value_t = DEFAULT_EVAL_SEED.to_string(), env = "EDGE_AGENT_SEED")]
     seed: String,
     /// Scenario length, e.g. 90m, 6h, 2d. Default: the pattern's own (2 h, or 24 h for
     /// daily_pattern, 6 h for idle_periods), or the whole trace.
@@ -43,7 +43,7 @@ pub(crate) struct EvaluateArgs {
     #[arg(long, env = "EDGE_AGENT_CONFIG")]
     config: Option<PathBuf>,
     /// Output format: an aligned table for people, or a JSON array for scripts.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
+    #[arg(long, value_enum, default_value_t = Format::Table, env = "EDGE_AGENT_FORMAT")]
     format: Format,
     /// Skip the tuned baseline's grid search and use this CPU target (0–1).
     #[arg(long)]
