@@ -1,12 +1,26 @@
-//! The federation wire protocol between edge agents and the coordinator: the messages,
-//! and the version they are spoken in. The version is advertised in the ALPN string so
-//! mismatched builds fail the QUIC handshake with a clear reason instead of misreading
-//! each other.
+//! The federation wire protocol between edge agents and the coordinator, kept free of I/O
+//! so every rule about bytes can be tested in memory: the transport (QUIC streams, one
+//! message per stream) hands received bytes to a [`FrameDecoder`] and writes what
+//! [`encode`] returns. A frame is a 4-byte length, a 2-byte protocol version and one
+//! [`Message`]; the receiver refuses an oversized frame on its length alone, before it
+//! buffers any of it, because a peer, even an authenticated one, must not be able to make
+//! the coordinator allocate at will. The version travels twice: in the ALPN string, so
+//! mismatched builds fail the handshake with a clear reason, and in every frame, so a
+//! frame that reaches the wrong decoder anyway is refused as
+//! [`CodecError::UnsupportedVersion`] instead of being misread.
+//!
+//! The payload encoding lives in one private module (`codec`, bincode 2 today); nothing
+//! else depends on it, so changing it means that module plus a new [`PROTOCOL_VERSION`].
 
+mod codec;
+mod error;
+mod frame;
 mod message;
 #[cfg(test)]
 mod tests;
 
+pub use error::CodecError;
+pub use frame::{FRAME_HEADER_LEN, FrameDecoder, decode, encode};
 pub use message::{
     ArchitectureMismatch, ErrorCode, ErrorMessage, GlobalModel, Hello, LocalMetrics, Message,
     ModelArchitecture, ModelKind, ModelPayload, RoundOffer, TrainingBudget, Update,
@@ -49,3 +63,11 @@ const fn alpn_for(version: u16) -> ([u8; ALPN_CAPACITY], usize) {
     }
     (out, i + digits)
 }
+
+/// The default limit on a frame's length field (version plus payload): 16 MiB.
+///
+/// The largest model today, the DQN 12→256→256→128→3, has 102,403 parameters, about
+/// 400 KiB as `f32`, so a full-weight update or global model fits some forty times over;
+/// that leaves room for wider networks without a configuration change, while a hostile
+/// peer can still make a receiver hold at most 16 MiB per open stream.
+pub const DEFAULT_MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
