@@ -1,6 +1,7 @@
 //! The pieces both binaries share: a deterministic cluster simulator and its traffic, the
 //! seed-compatible observation/action/reward contract, baseline policies (HPA, tuned HPA,
-//! oracle) and the scorecard that judges every policy the same way.
+//! oracle), the scorecard that judges every policy the same way, and the federation wire
+//! protocol (`proto`) agents and coordinator speak.
 //!
 //! Nothing here does I/O except reading a trace file on request, and nothing reads a
 //! clock: simulated time is a counter, randomness comes from seeded generators, so every
