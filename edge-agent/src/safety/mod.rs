@@ -17,5 +17,6 @@
 // The control loop that uses the layer lands with the real-cluster work.
 #![allow(dead_code)]
 
+pub(crate) mod breaker;
 pub(crate) mod config;
 pub(crate) mod decision;
