@@ -20,3 +20,4 @@
 pub(crate) mod breaker;
 pub(crate) mod config;
 pub(crate) mod decision;
+mod limits;
