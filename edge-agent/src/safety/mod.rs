@@ -20,4 +20,8 @@
 pub(crate) mod breaker;
 pub(crate) mod config;
 pub(crate) mod decision;
+pub(crate) mod envelope;
+mod fallback;
 mod limits;
+#[cfg(test)]
+mod test_support;
