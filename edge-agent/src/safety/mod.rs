@@ -13,6 +13,8 @@
 //!
 //! The module is pure: no I/O and no clock. Time is the caller's `now_s` (simulated or unix
 //! seconds), so the same rules run unchanged in the simulator, in tests and on a cluster.
+//! [`layer::SafetyLayer`] is the entry point and documents the order in which the rules
+//! apply.
 
 // The control loop that uses the layer lands with the real-cluster work.
 #![allow(dead_code)]
@@ -22,6 +24,7 @@ pub(crate) mod config;
 pub(crate) mod decision;
 pub(crate) mod envelope;
 mod fallback;
+pub(crate) mod layer;
 mod limits;
 #[cfg(test)]
 mod test_support;
