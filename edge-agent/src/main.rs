@@ -4,6 +4,7 @@
 
 mod cli;
 mod config;
+mod safety;
 mod table;
 
 use clap::Parser;
