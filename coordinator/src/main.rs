@@ -3,6 +3,8 @@
 //! the results in a model registry and push global models back (issue 4). Until then it
 //! only answers `--help` and `--version`, so deployments and scripts can already name it.
 
+mod aggregate;
+
 use clap::Parser;
 
 /// Federation coordinator for the reinforcement-learning autoscaler fleet.
