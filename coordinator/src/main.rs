@@ -4,6 +4,7 @@
 //! only answers `--help` and `--version`, so deployments and scripts can already name it.
 
 mod aggregate;
+mod registry;
 
 use clap::Parser;
 
