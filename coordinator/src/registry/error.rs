@@ -4,7 +4,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use super::manifest::{FORMAT, version_name};
+use super::manifest::{FORMAT, version_label, version_name};
 
 /// A registry operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -78,8 +78,8 @@ pub(crate) enum RegistryError {
     /// whose base was rolled back while it ran.
     #[error(
         "the new version's parent is {} but the newest version is {}; the registry changed since its base was read",
-        label(*.parent),
-        label(*.latest)
+        version_label(*.parent),
+        version_label(*.latest)
     )]
     StaleParent {
         /// The parent the caller named.
@@ -143,8 +143,4 @@ impl RegistryError {
             source,
         }
     }
-}
-
-fn label(version: Option<u64>) -> String {
-    version.map_or_else(|| "none".to_owned(), version_name)
 }

@@ -64,6 +64,11 @@ pub(crate) fn version_name(version: u64) -> String {
     format!("v{version:06}")
 }
 
+/// [`version_name`] of an optional version, `none` when absent (a first model's parent).
+pub(crate) fn version_label(version: Option<u64>) -> String {
+    version.map_or_else(|| "none".to_owned(), version_name)
+}
+
 /// The version a directory name stands for, if it is exactly what [`version_name`] would
 /// write: `v42` or `v0000042` are someone else's and are left alone.
 pub(crate) fn parse_version_name(name: &str) -> Option<u64> {

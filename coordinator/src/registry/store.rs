@@ -10,7 +10,7 @@ use super::durable::{sync_dir, write_synced};
 use super::error::RegistryError;
 use super::manifest::{
     Contributor, FORMAT, MANIFEST_FILE, Manifest, WEIGHTS_FILE, parse_version_name, total_samples,
-    version_name,
+    version_label, version_name,
 };
 use super::weights;
 
@@ -279,10 +279,10 @@ impl Registry {
         self.write_version_dir(version, &weight_bytes, &json)?;
         tracing::info!(
             version = %version_name(version),
-            parent = ?manifest.parent,
-            round = ?manifest.round,
+            parent = %version_label(manifest.parent),
+            round = manifest.round,
             contributors = manifest.contributors.len(),
-            rolled_back_from = ?manifest.rolled_back_from,
+            rolled_back_from = manifest.rolled_back_from.map(version_name),
             "published model version"
         );
         self.highest_seen = version;
