@@ -15,7 +15,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose, SanType,
 };
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use time::OffsetDateTime;
 
 use super::identity::ClusterId;
@@ -34,12 +34,24 @@ const ORGANIZATION: &str = "rl-autoscaler (development)";
 
 /// A certificate could not be generated.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot generate the {what}: {source}")]
-pub struct CertError {
-    /// Which certificate.
-    pub what: String,
-    /// rcgen's reason.
-    pub source: rcgen::Error,
+pub enum CertError {
+    /// rcgen failed.
+    #[error("cannot generate the {what}: {source}")]
+    Generate {
+        /// Which certificate.
+        what: String,
+        /// rcgen's reason.
+        source: rcgen::Error,
+    },
+    /// A server name is neither a DNS name nor an IP address, so no client could ever
+    /// match it.
+    #[error(
+        "`{name}` is not a valid server name: use a DNS name (e.g. coordinator.rl-system.svc) or an IP address"
+    )]
+    InvalidServerName {
+        /// The refused name.
+        name: String,
+    },
 }
 
 /// A freshly generated CA that can issue the fleet's certificates.
@@ -59,7 +71,7 @@ impl DevCa {
     /// certificates only, so a leaked leaf key cannot be used to mint more certificates.
     pub fn generate() -> Result<Self, CertError> {
         let what = "development CA";
-        let err = |source| CertError {
+        let err = |source| CertError::Generate {
             what: what.into(),
             source,
         };
@@ -99,8 +111,14 @@ impl DevCa {
     /// The coordinator's certificate, valid for each of `names` (DNS names or IP
     /// addresses, as agents dial it).
     pub fn issue_server(&self, names: &[String]) -> Result<IssuedCert, CertError> {
+        if let Some(bad) = names
+            .iter()
+            .find(|n| ServerName::try_from(n.as_str()).is_err())
+        {
+            return Err(CertError::InvalidServerName { name: bad.clone() });
+        }
         let what = format!("server certificate for {}", names.join(", "));
-        let err = |source| CertError {
+        let err = |source| CertError::Generate {
             what: what.clone(),
             source,
         };
@@ -118,7 +136,7 @@ impl DevCa {
     /// coordinator reads ([`PeerIdentity`](super::PeerIdentity)).
     pub fn issue_client(&self, cluster: &ClusterId) -> Result<IssuedCert, CertError> {
         let what = format!("client certificate for cluster `{cluster}`");
-        let err = |source| CertError {
+        let err = |source| CertError::Generate {
             what: what.clone(),
             source,
         };
@@ -142,7 +160,7 @@ impl DevCa {
                 key,
                 what,
             }),
-            Err(source) => Err(CertError { what, source }),
+            Err(source) => Err(CertError::Generate { what, source }),
         }
     }
 }
@@ -212,4 +230,23 @@ fn set_leaf(params: &mut CertificateParams, purpose: ExtendedKeyUsagePurpose) {
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![purpose];
     params.use_authority_key_identifier_extension = true;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_names_must_be_dns_names_or_ip_addresses() {
+        let ca = DevCa::generate().unwrap();
+        let names = ["coordinator.rl-system.svc", "localhost", "127.0.0.1", "::1"];
+        ca.issue_server(&names.map(String::from)).unwrap();
+        for bad in ["", "has space", "*.example.com", "a..b", "-lead.example"] {
+            let err = ca.issue_server(&[bad.to_string()]).unwrap_err();
+            assert!(
+                matches!(&err, CertError::InvalidServerName { name } if name == bad),
+                "{bad}: {err:?}"
+            );
+        }
+    }
 }
