@@ -157,8 +157,8 @@ impl Listener {
         })
     }
 
-    /// Closes every connection with [`CLOSE_SHUTDOWN`] and waits until the peers have
-    /// been told (bounded by the idle timeout).
+    /// Closes every connection with [`CLOSE_SHUTDOWN`] and waits until the closes have
+    /// gone out, so agents reconnect at once instead of waiting out their idle timeout.
     pub async fn shutdown(&self) {
         self.endpoint
             .close(CLOSE_SHUTDOWN, b"coordinator shutting down");
@@ -241,6 +241,9 @@ impl AgentConnection {
     /// agent's log says why) and the connection is closed: with [`CLOSE_UNAUTHORIZED`]
     /// for a claim that contradicts the certificate, with [`CLOSE_PROTOCOL_VIOLATION`] for
     /// a missing or malformed hello.
+    ///
+    /// Has no deadline of its own: an agent that connects and stays silent is only
+    /// ended by the caller's timeout (keep-alives keep the connection itself alive).
     pub async fn receive_hello(&self) -> Result<(Hello, SendStream), HelloError> {
         let cluster = self.cluster_id().clone();
         let stream_error = |source: StreamError| HelloError::Stream {
@@ -363,8 +366,8 @@ impl Dialer {
         })
     }
 
-    /// Closes every connection with [`CLOSE_SHUTDOWN`] and waits until the coordinator
-    /// has been told (bounded by the idle timeout).
+    /// Closes every connection with [`CLOSE_SHUTDOWN`] and waits until the close has gone
+    /// out, so the coordinator drops the agent at once instead of after its idle timeout.
     pub async fn shutdown(&self) {
         self.endpoint.close(CLOSE_SHUTDOWN, b"agent shutting down");
         self.endpoint.wait_idle().await;

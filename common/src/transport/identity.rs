@@ -121,6 +121,7 @@ impl PeerIdentity {
                 _ => None,
             })
             .collect();
+        uris.sort_unstable();
         uris.dedup();
         let uri = match uris.as_slice() {
             [] => return Err(IdentityError::NoClusterUri { subject }),
