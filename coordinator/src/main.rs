@@ -1,8 +1,8 @@
 //! `coordinator`: the fleet's federation server. It will collect every edge agent's
 //! update over QUIC with mutual TLS, aggregate them (FedAvg and robust variants) and push
-//! the new global models back (issue 4); the aggregation and the model registry that
-//! versions its results are here, and `coordinator models` inspects and rolls back the
-//! registry.
+//! the new global models back (issue 4). The pieces are here: the aggregation, the model
+//! registry that versions its results (`coordinator models`), and the development
+//! certificates the transport needs (`coordinator certs`).
 
 mod aggregate;
 mod cli;
