@@ -1,0 +1,11 @@
+//! Double DQN.
+
+mod config;
+mod learner;
+mod target;
+mod train;
+
+pub use config::DqnConfig;
+pub use learner::{DqnLearner, q_values};
+pub use target::{argmax, double_dqn_targets};
+pub use train::{EpisodeStats, train_dqn};
