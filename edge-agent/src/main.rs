@@ -4,6 +4,7 @@
 
 mod cli;
 mod config;
+mod curve;
 mod table;
 
 use clap::Parser;

@@ -6,11 +6,14 @@
 //! drawn from the learner's own generator, experience comes from the seeded simulator,
 //! and nothing reads a clock.
 
+pub mod artifact;
+pub mod defaults;
 pub mod device;
 pub mod dqn;
 pub mod episodes;
 pub mod network;
 pub mod params;
+pub mod policy;
 pub mod ppo;
 pub mod replay;
 pub mod schedule;
