@@ -109,6 +109,7 @@ pub(crate) fn run(args: &TrainArgs) -> anyhow::Result<()> {
             .expect("static template"),
     );
     let started = Instant::now();
+    let log_every = (timesteps / 20).max(1);
     let mut recent = Recent::default();
     let mut seen = 0;
     let mut progress = |steps: u64, stats: &[EpisodeStats], extra: String| {
