@@ -127,6 +127,20 @@ pub(crate) fn run(args: &TrainArgs) -> anyhow::Result<()> {
                 .map_or_else(|| "-".to_owned(), |m| format!("{m:.2}"));
             bar.set_message(format!("return(last 10) {ret}  {extra}"));
         }
+        // Without a terminal the bar is hidden: log a line every 5 % instead, so a run
+        // under CI or nohup still shows it is alive and learning.
+        if bar.is_hidden() && steps % log_every == 0 {
+            let ret = recent
+                .mean()
+                .map_or_else(|| "-".to_owned(), |m| format!("{m:.2}"));
+            let rate = steps as f64 / started.elapsed().as_secs_f64();
+            tracing::info!(
+                steps,
+                steps_per_second = format!("{rate:.0}"),
+                recent_return = ret,
+                "{extra}"
+            );
+        }
     };
     let (network, stats) = match algo {
         Algo::Dqn => {
