@@ -2,6 +2,11 @@
 
 mod config;
 mod gae;
+mod loss;
 
 pub use config::PpoConfig;
 pub use gae::gae;
+pub use loss::{LossInputs, PpoLoss, normalize_advantages, ppo_loss};
+
+#[cfg(test)]
+mod tests;
