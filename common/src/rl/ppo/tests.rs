@@ -3,8 +3,235 @@
 
 use burn::tensor::{Int, Tensor, TensorData};
 
-use super::{LossInputs, PpoConfig, normalize_advantages, ppo_loss};
+use super::{
+    LossInputs, PpoConfig, PpoLearner, RolloutStep, action_probabilities, continue_ppo,
+    normalize_advantages, ppo_loss, train_ppo,
+};
+use crate::env::{Env, EnvConfig, OBSERVATION_LEN};
 use crate::rl::device::{inference_device, training_device};
+use crate::rl::dqn::argmax;
+use crate::rl::episodes::EpisodeCycle;
+use crate::rl::params::flatten;
+use crate::scenario::Scenario;
+use crate::traffic::ArrivalSeries;
+
+/// The constant-load task the DQN test uses: 350 req/s on pods of 100 req/s, so 5 pods
+/// meet the SLO without waste; starting from 1 pod, the best policy scales up to 5 and
+/// holds.
+fn tiny_task() -> (EnvConfig, Scenario) {
+    let mut cfg = EnvConfig::default();
+    cfg.sim.replicas.max = 10;
+    cfg.sim.replicas.initial = Some(1);
+    cfg.sim.pod.startup_jitter_s = 0.0;
+    cfg.sim.pod.startup_delay_s = 15.0;
+    let series = ArrivalSeries::new("constant_350", vec![350.0; 20 * 60]);
+    (cfg, Scenario::fixed(series))
+}
+
+/// Return of the Discrete(3) policy that scales up one pod a step until `n`, then holds.
+fn fixed_target_return(n: u32, cfg: &EnvConfig, scenario: &Scenario) -> f64 {
+    let mut env = Env::new(cfg.clone(), scenario.arrivals(0), 0).unwrap();
+    let mut total = 0.0;
+    loop {
+        let up = env.sim().spec_replicas() < n;
+        let s = env.step(if up { 2 } else { 1 });
+        total += s.reward;
+        if s.done {
+            return total;
+        }
+    }
+}
+
+fn greedy_return(learner: &mut PpoLearner, cfg: &EnvConfig, scenario: &Scenario) -> (f64, u32) {
+    let mut env = Env::new(cfg.clone(), scenario.arrivals(0), 0).unwrap();
+    let mut total = 0.0;
+    loop {
+        let (a, _, _) = learner.act(&env.observation().0, false);
+        let s = env.step(a);
+        total += s.reward;
+        if s.done {
+            return (total, env.sim().spec_replicas());
+        }
+    }
+}
+
+fn tiny_ppo_config() -> PpoConfig {
+    PpoConfig {
+        hidden: vec![64, 64],
+        n_steps: 256,
+        batch_size: 64,
+        learning_rate: 1e-3,
+        // A shorter horizon than the default 0.99: the task's credit assignment spans
+        // only the few steps of scaling up, and 0.95 converged on every seed tried.
+        gamma: 0.95,
+        ..PpoConfig::default()
+    }
+}
+
+#[test]
+fn ppo_learns_the_right_pod_count_for_a_constant_load() {
+    let (cfg, scenario) = tiny_task();
+    let fixed: Vec<f64> = (1..=10)
+        .map(|n| fixed_target_return(n, &cfg, &scenario))
+        .collect();
+    let best = fixed.iter().copied().fold(f64::MIN, f64::max);
+    let mut episodes = EpisodeCycle::new(cfg.clone(), vec![scenario.clone()], 1).unwrap();
+    // When the greedy policy first met the target and since when it has held, for the log.
+    let (mut updates, mut first_met, mut held_since) = (0, None, None);
+    let (mut learner, stats) = train_ppo(tiny_ppo_config(), &mut episodes, 3, 40_000, 1, |l, _| {
+        if l.updates() != updates {
+            updates = l.updates();
+            if meets_target(&l.network(), &cfg, &scenario, best) {
+                first_met.get_or_insert(l.steps());
+                held_since.get_or_insert(l.steps());
+            } else {
+                held_since = None;
+            }
+        }
+    });
+    assert!(!stats.is_empty());
+    let (ret, replicas) = greedy_return(&mut learner, &cfg, &scenario);
+    eprintln!(
+        "greedy return {ret:.3} with {replicas} pods (target first met at step {first_met:?}, \
+         held since {held_since:?}); scale-to-N-and-hold returns {fixed:.2?}; last update {:?}",
+        learner.last_update()
+    );
+    // Stated target, after 40,000 steps: within 0.5 of the best "scale up to N, then hold"
+    // return (N = 5 scores ≈ −1.8, N = 6 ≈ −4.5, staying at 1 pod −56), settled on 5 pods.
+    // With these settings seeds 1–10 all first met it within 17,000 steps and all met it
+    // at 40,000, but PPO wobbles off the optimum for an update or a few after converging:
+    // the last wobble came anywhere between 8,000 and 39,000 steps depending on the seed
+    // (seed 1: first met at 1,024, held from 33,280). A change to the numerics can move
+    // this seed's end point onto a wobble; look at the held-since step before retuning.
+    assert!(ret >= best - 0.5, "return {ret} vs best {best}");
+    assert_eq!(replicas, 5, "settled on {replicas} pods");
+}
+
+fn meets_target(
+    net: &crate::rl::network::ActorCritic,
+    cfg: &EnvConfig,
+    scenario: &Scenario,
+    best: f64,
+) -> bool {
+    let mut env = Env::new(cfg.clone(), scenario.arrivals(0), 0).unwrap();
+    let mut total = 0.0;
+    loop {
+        let p = action_probabilities(net, &env.observation().0);
+        let s = env.step(argmax(&p));
+        total += s.reward;
+        if s.done {
+            return total >= best - 0.5 && env.sim().spec_replicas() == 5;
+        }
+    }
+}
+
+fn small_config() -> PpoConfig {
+    PpoConfig {
+        hidden: vec![16, 16],
+        n_steps: 64,
+        batch_size: 32,
+        n_epochs: 2,
+        ..tiny_ppo_config()
+    }
+}
+
+#[test]
+fn ppo_training_is_deterministic_for_a_seed() {
+    let (cfg, scenario) = tiny_task();
+    let run = |seed| {
+        let mut episodes = EpisodeCycle::new(cfg.clone(), vec![scenario.clone()], seed).unwrap();
+        let (learner, _) = train_ppo(small_config(), &mut episodes, 3, 200, seed, |_, _| {});
+        assert_eq!(learner.updates(), 3);
+        flatten(&learner.network())
+    };
+    assert_eq!(run(3), run(3));
+    assert_ne!(run(3), run(4));
+}
+
+#[test]
+fn a_frozen_extractor_stays_put_while_the_heads_learn() {
+    let (cfg, scenario) = tiny_task();
+    let mut episodes = EpisodeCycle::new(cfg, vec![scenario], 5).unwrap();
+    // Train first so Adam holds momentum for the extractor: freezing must stop that too.
+    let (mut learner, _) = train_ppo(small_config(), &mut episodes, 3, 128, 5, |_, _| {});
+    let before = learner.network();
+    let initial = PpoLearner::new(small_config(), 3, 5).network();
+    assert_ne!(
+        before.extractor_params(),
+        initial.extractor_params(),
+        "unfrozen, the extractor trains"
+    );
+    learner.freeze_extractor();
+    assert!(learner.is_extractor_frozen());
+    let (learner, _) = continue_ppo(learner, &mut episodes, 192, |_, _| {});
+    assert_eq!(learner.updates(), 5);
+    let after = learner.network();
+    assert_eq!(after.extractor_params(), before.extractor_params());
+    assert_ne!(
+        flatten(&after),
+        flatten(&before),
+        "the heads should have moved"
+    );
+}
+
+#[test]
+fn weights_round_trip_through_from_weights() {
+    let learner = PpoLearner::new(small_config(), 3, 1);
+    let w = flatten(&learner.network());
+    let copy = PpoLearner::from_weights(small_config(), 3, &w, 2).unwrap();
+    assert_eq!(flatten(&copy.network()), w);
+    let e = PpoLearner::from_weights(small_config(), 3, &w[1..], 2).unwrap_err();
+    assert_eq!((e.expected, e.got), (w.len(), w.len() - 1));
+}
+
+#[test]
+fn exploring_samples_from_the_policy_and_greedy_takes_its_mode() {
+    let mut learner = PpoLearner::new(small_config(), 3, 9);
+    let obs = [0.5; OBSERVATION_LEN];
+    let p = learner.action_probabilities(&obs);
+    assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    let (greedy, log_p, value) = learner.act(&obs, false);
+    assert_eq!(greedy, argmax(&p));
+    assert!((log_p - p[greedy].ln()).abs() < 1e-5);
+    assert_eq!(value, learner.value(&obs));
+    let n = 3_000;
+    let mut counts = [0usize; 3];
+    for _ in 0..n {
+        let (a, log_p, _) = learner.act(&obs, true);
+        assert!((log_p - p[a].ln()).abs() < 1e-5);
+        counts[a] += 1;
+    }
+    for (c, p) in counts.iter().zip(&p) {
+        assert!(
+            (*c as f32 / n as f32 - p).abs() < 0.04,
+            "{counts:?} vs {p:?}"
+        );
+    }
+}
+
+#[test]
+fn a_full_rollout_triggers_one_update() {
+    let mut learner = PpoLearner::new(small_config(), 3, 1);
+    let obs = [0.1; OBSERVATION_LEN];
+    for i in 0..64 {
+        let (action, log_prob, value) = learner.act(&obs, true);
+        let stats = learner.observe(RolloutStep {
+            observation: obs,
+            action,
+            log_prob,
+            value,
+            reward: if action == 1 { 1.0 } else { 0.0 },
+            next_observation: obs,
+            done: i % 10 == 9,
+        });
+        assert_eq!(stats.is_some(), i == 63);
+    }
+    let s = learner.last_update().unwrap();
+    assert_eq!(learner.updates(), 1);
+    assert!(s.entropy > 0.0 && s.entropy <= 3f32.ln() + 1e-5, "{s:?}");
+    assert!(s.approx_kl >= 0.0 && (0.0..=1.0).contains(&s.clip_fraction));
+    assert!(s.policy_loss.is_finite() && s.value_loss.is_finite() && s.grad_norm > 0.0);
+}
 
 /// Two samples, two actions, ε = 0.2:
 ///
