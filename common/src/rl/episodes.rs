@@ -70,3 +70,16 @@ impl EpisodeCycle {
         )
     }
 }
+
+/// One finished training episode, as the training loops report it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpisodeStats {
+    /// Which episode.
+    pub id: EpisodeId,
+    /// Environment steps taken when it ended (over all episodes).
+    pub total_steps: u64,
+    /// Sum of rewards.
+    pub episode_return: f64,
+    /// Steps in the episode.
+    pub length: u64,
+}

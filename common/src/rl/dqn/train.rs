@@ -3,21 +3,8 @@
 use super::config::DqnConfig;
 use super::learner::DqnLearner;
 use crate::env::Observation;
-use crate::rl::episodes::{EpisodeCycle, EpisodeId};
+use crate::rl::episodes::{EpisodeCycle, EpisodeStats};
 use crate::rl::replay::Transition;
-
-/// One finished episode.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EpisodeStats {
-    /// Which episode.
-    pub id: EpisodeId,
-    /// Environment steps taken when it ended (over all episodes).
-    pub total_steps: u64,
-    /// Sum of rewards.
-    pub episode_return: f64,
-    /// Steps in the episode.
-    pub length: u64,
-}
 
 /// Trains a DQN for `timesteps` environment steps. `on_step` is called after every step
 /// with the learner and the episodes finished so far (for progress display).

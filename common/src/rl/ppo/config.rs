@@ -22,6 +22,11 @@ pub struct PpoConfig {
     pub gae_lambda: f64,
     /// Surrogate clip range. Default 0.2.
     pub clip_range: f64,
+    /// When set, the value prediction may move at most this far from the rollout's value
+    /// estimate per update before the value loss sees it. Off by default: returns here are
+    /// on the reward's scale, not normalised, so a fixed clip would throttle the critic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clip_range_vf: Option<f64>,
     /// Entropy bonus coefficient. Default 0.01.
     pub ent_coef: f64,
     /// Value loss coefficient. Default 0.5.
@@ -44,6 +49,7 @@ impl Default for PpoConfig {
             gamma: 0.99,
             gae_lambda: 0.95,
             clip_range: 0.2,
+            clip_range_vf: None,
             ent_coef: 0.01,
             vf_coef: 0.5,
             max_grad_norm: 0.5,
@@ -87,6 +93,12 @@ impl PpoConfig {
             return Err(ConfigError::invalid(
                 "ppo.clip_range",
                 "clip range and gradient clip must be positive",
+            ));
+        }
+        if self.clip_range_vf.is_some_and(|c| c.is_nan() || c <= 0.0) {
+            return Err(ConfigError::invalid(
+                "ppo.clip_range_vf",
+                "must be positive when set",
             ));
         }
         if self.ent_coef < 0.0 || self.vf_coef < 0.0 {
