@@ -11,6 +11,7 @@ use common::rl::device::backend_name;
 use common::rl::dqn::{EpisodeStats, train_dqn};
 use common::rl::episodes::EpisodeCycle;
 use common::rl::params::flatten;
+use common::rl::ppo::train_ppo;
 use common::scenario::{Scenario, ScenarioOptions, ScenarioSpec};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -154,7 +155,22 @@ pub(crate) fn run(args: &TrainArgs) -> anyhow::Result<()> {
             );
             (TrainedNetwork::Dqn(learner.network()), stats)
         }
-        Algo::Ppo => anyhow::bail!("PPO training lands with the PPO learner"),
+        Algo::Ppo => {
+            let (learner, stats) = train_ppo(
+                cfg.ppo.clone(),
+                &mut episodes,
+                actions,
+                timesteps,
+                cfg.training.seed,
+                |l, s| {
+                    let extra = l.last_update().map_or_else(String::new, |u| {
+                        format!("entropy {:.2}  kl {:.4}", u.entropy, u.approx_kl)
+                    });
+                    progress(l.steps(), s, extra)
+                },
+            );
+            (TrainedNetwork::Ppo(learner.network()), stats)
+        }
     };
     bar.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
