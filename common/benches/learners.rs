@@ -8,7 +8,9 @@
 use std::hint::black_box;
 
 use common::env::{Env, EnvConfig, Observation};
+use common::rl::artifact::{Algo, Manifest, TrainConfig, TrainedModel, TrainedNetwork};
 use common::rl::dqn::{DqnConfig, DqnLearner};
+use common::rl::policy::LearnedPolicy;
 use common::rl::replay::Transition;
 use common::scenario::{Scenario, ScenarioOptions, ScenarioSpec};
 use common::traffic::PatternKind;
@@ -66,9 +68,32 @@ fn bench(c: &mut Criterion) {
     g.finish();
 
     let policy_obs = obs;
+    let train = TrainConfig::default();
+    let policy = LearnedPolicy::new(
+        "dqn",
+        TrainedModel {
+            network: TrainedNetwork::Dqn(learner.network()),
+            actions: train.env.actions.clone(),
+            manifest: Manifest {
+                algo: Algo::Dqn,
+                layers: vec![12, 256, 256, 128, 3],
+                parameter_count: 102_403,
+                timesteps: 0,
+                seed: 1,
+                backend: "flex".into(),
+                trained_by: "bench".into(),
+            },
+            config: train,
+        },
+    );
     let mut g = c.benchmark_group("decision");
     g.throughput(Throughput::Elements(1));
+    // The agent's decision path: plain dense layers over the flattened weights.
     g.bench_function("dqn_greedy_batch1", |b| {
+        b.iter(|| black_box(policy.action(black_box(&policy_obs))));
+    });
+    // The same forward pass through burn, for comparison.
+    g.bench_function("dqn_greedy_batch1_burn", |b| {
         b.iter(|| black_box(learner.act(black_box(&policy_obs.0), false)));
     });
     g.finish();

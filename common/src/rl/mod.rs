@@ -8,6 +8,7 @@
 
 pub mod artifact;
 pub mod defaults;
+pub mod dense;
 pub mod device;
 pub mod dqn;
 pub mod episodes;

@@ -24,7 +24,7 @@ pub enum PolicySpec {
     /// The clairvoyant floor.
     Oracle,
     /// A trained network, loaded; run greedily.
-    Learned(LearnedPolicy),
+    Learned(Box<LearnedPolicy>),
 }
 
 /// What a `--policy` entry names before any model is loaded.
@@ -153,7 +153,7 @@ impl Evaluation<'_> {
             let run = match spec {
                 PolicySpec::Oracle => oracle.clone(),
                 PolicySpec::Hpa => play(&mut Hpa::default())?,
-                PolicySpec::Learned(p) => play(&mut p.clone())?,
+                PolicySpec::Learned(p) => play(&mut (**p).clone())?,
                 PolicySpec::Tuned => {
                     let target = self.tuned.ok_or_else(|| {
                         ConfigError::invalid(

@@ -141,7 +141,7 @@ fn resolve_policy(name: &PolicyName) -> anyhow::Result<PolicySpec> {
                     algo.name()
                 );
             }
-            PolicySpec::Learned(LearnedPolicy::new(label, model))
+            PolicySpec::Learned(Box::new(LearnedPolicy::new(label, model)))
         }
     })
 }
