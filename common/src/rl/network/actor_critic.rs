@@ -6,7 +6,7 @@ use burn::nn::Linear;
 use burn::tensor::activation::tanh;
 use burn::tensor::{Device, Tensor};
 
-use super::init::linear;
+use super::init::{ParamIds, linear};
 
 /// `12 → 256 → 256` (tanh), then `→ |A|` logits and `→ 1` value.
 #[derive(Module, Debug)]
@@ -26,16 +26,17 @@ impl ActorCritic {
         rng: &mut impl rand::Rng,
         device: &Device,
     ) -> Self {
+        let mut ids = ParamIds::default();
         let mut layers = Vec::with_capacity(hidden.len());
         let mut width = input;
         for &h in hidden {
-            layers.push(linear(width, h, 1.0, rng, device));
+            layers.push(linear(width, h, 1.0, rng, device, &mut ids));
             width = h;
         }
         Self {
             extractor: layers,
-            actor: linear(width, actions, 0.01, rng, device),
-            critic: linear(width, 1, 1.0, rng, device),
+            actor: linear(width, actions, 0.01, rng, device, &mut ids),
+            critic: linear(width, 1, 1.0, rng, device, &mut ids),
         }
     }
 

@@ -6,7 +6,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 use super::dropout::dropout;
-use super::init::linear;
+use super::init::{ParamIds, linear};
 
 /// `12 → 256 → 256 → 128 → |A|` with ReLU by default; dropout only in training.
 #[derive(Module, Debug)]
@@ -24,15 +24,16 @@ impl QNetwork {
         rng: &mut impl rand::Rng,
         device: &Device,
     ) -> Self {
+        let mut ids = ParamIds::default();
         let mut layers = Vec::with_capacity(hidden.len());
         let mut width = input;
         for &h in hidden {
-            layers.push(linear(width, h, 1.0, rng, device));
+            layers.push(linear(width, h, 1.0, rng, device, &mut ids));
             width = h;
         }
         Self {
             hidden: layers,
-            head: linear(width, actions, 1.0, rng, device),
+            head: linear(width, actions, 1.0, rng, device, &mut ids),
         }
     }
 
