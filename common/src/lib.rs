@@ -11,6 +11,7 @@ pub mod env;
 pub mod error;
 pub mod policy;
 pub mod proto;
+pub mod rl;
 pub mod scenario;
 pub mod scorecard;
 pub mod sim;

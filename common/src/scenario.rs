@@ -158,6 +158,14 @@ impl Scenario {
         }
     }
 
+    /// A scenario that replays `series` as it is, for every seed (tests, recorded traffic).
+    pub fn fixed(series: ArrivalSeries) -> Self {
+        Self {
+            name: series.name().to_owned(),
+            source: Source::Trace(series),
+        }
+    }
+
     /// The name reports use.
     pub fn name(&self) -> &str {
         &self.name

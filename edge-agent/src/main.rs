@@ -5,6 +5,7 @@
 mod cli;
 mod config;
 mod safety;
+mod curve;
 mod table;
 
 use clap::Parser;

@@ -1,6 +1,7 @@
 //! Runs a list of policies over scenarios and seeds and fills in "% above oracle".
 
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use super::run::{RunRecord, run_policy};
@@ -9,10 +10,12 @@ use super::tuning::TunedTarget;
 use crate::env::EnvConfig;
 use crate::error::ConfigError;
 use crate::policy::{Hpa, Oracle, Policy};
+use crate::rl::artifact::Algo;
+use crate::rl::policy::LearnedPolicy;
 use crate::scenario::Scenario;
 
 /// A policy the scorecard knows how to build.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum PolicySpec {
     /// The Kubernetes HPA at its default 70 % CPU target.
     Hpa,
@@ -20,14 +23,29 @@ pub enum PolicySpec {
     Tuned,
     /// The clairvoyant floor.
     Oracle,
+    /// A trained network, loaded; run greedily.
+    Learned(Box<LearnedPolicy>),
 }
 
-impl PolicySpec {
+/// What a `--policy` entry names before any model is loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyName {
+    /// `hpa`.
+    Hpa,
+    /// `tuned`.
+    Tuned,
+    /// `oracle`.
+    Oracle,
+    /// `dqn`, `ppo`, or `dqn:DIR`, `ppo:DIR`: a model directory, or the shipped default.
+    Learned(Algo, Option<PathBuf>),
+}
+
+impl PolicyName {
     /// Every name accepted on the command line.
-    pub const NAMES: [&'static str; 3] = ["hpa", "tuned", "oracle"];
+    pub const NAMES: [&'static str; 5] = ["hpa", "tuned", "oracle", "dqn[:DIR]", "ppo[:DIR]"];
 
     /// Parses a comma-separated list.
-    pub fn parse_list(list: &str) -> Result<Vec<PolicySpec>, String> {
+    pub fn parse_list(list: &str) -> Result<Vec<PolicyName>, String> {
         let out: Vec<_> = list
             .split(',')
             .map(str::trim)
@@ -41,17 +59,28 @@ impl PolicySpec {
     }
 }
 
-impl FromStr for PolicySpec {
+impl FromStr for PolicyName {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "hpa" => Ok(PolicySpec::Hpa),
-            "tuned" => Ok(PolicySpec::Tuned),
-            "oracle" => Ok(PolicySpec::Oracle),
-            other => Err(format!(
-                "unknown policy `{other}`; expected one of: {}",
-                PolicySpec::NAMES.join(", ")
+        let (head, dir) = match s.split_once(':') {
+            Some((h, d)) => (h, Some(d)),
+            None => (s, None),
+        };
+        let learned = |algo| match dir {
+            Some("") => Err(format!("`{s}`: the model directory after `:` is empty")),
+            Some(d) => Ok(PolicyName::Learned(algo, Some(PathBuf::from(d)))),
+            None => Ok(PolicyName::Learned(algo, None)),
+        };
+        match (head, dir) {
+            ("hpa", None) => Ok(PolicyName::Hpa),
+            ("tuned", None) => Ok(PolicyName::Tuned),
+            ("oracle", None) => Ok(PolicyName::Oracle),
+            ("dqn", _) => learned(Algo::Dqn),
+            ("ppo", _) => learned(Algo::Ppo),
+            _ => Err(format!(
+                "unknown policy `{s}`; expected one of: {}",
+                PolicyName::NAMES.join(", ")
             )),
         }
     }
@@ -59,11 +88,12 @@ impl FromStr for PolicySpec {
 
 impl fmt::Display for PolicySpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PolicySpec::Hpa => "hpa",
-            PolicySpec::Tuned => "tuned",
-            PolicySpec::Oracle => "oracle",
-        })
+        match self {
+            PolicySpec::Hpa => f.write_str("hpa"),
+            PolicySpec::Tuned => f.write_str("tuned"),
+            PolicySpec::Oracle => f.write_str("oracle"),
+            PolicySpec::Learned(p) => f.write_str(&p.name()),
+        }
     }
 }
 
@@ -123,6 +153,7 @@ impl Evaluation<'_> {
             let run = match spec {
                 PolicySpec::Oracle => oracle.clone(),
                 PolicySpec::Hpa => play(&mut Hpa::default())?,
+                PolicySpec::Learned(p) => play(&mut (**p).clone())?,
                 PolicySpec::Tuned => {
                     let target = self.tuned.ok_or_else(|| {
                         ConfigError::invalid(

@@ -7,7 +7,7 @@ mod run;
 mod score;
 mod tuning;
 
-pub use evaluate::{Evaluation, PolicySpec};
+pub use evaluate::{Evaluation, PolicyName, PolicySpec};
 pub use run::{IntervalRecord, RunRecord, run_policy};
 pub use score::{ScoreRow, load_steps, recovery_s};
 pub use tuning::{Candidate, TunedTarget, TuningConfig, tune_hpa};

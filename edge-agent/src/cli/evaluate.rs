@@ -4,8 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
+use common::rl::artifact::TrainedModel;
+use common::rl::policy::LearnedPolicy;
 use common::scenario::{DEFAULT_EVAL_SEED, Scenario, ScenarioOptions, ScenarioSpec};
-use common::scorecard::{Evaluation, PolicySpec, TunedTarget, TuningConfig, tune_hpa};
+use common::scorecard::{Evaluation, PolicyName, PolicySpec, TunedTarget, TuningConfig, tune_hpa};
 use common::traffic::{PatternKind, parse_duration};
 
 use crate::config::load_env_config;
@@ -64,9 +66,13 @@ fn duration_arg(name: &str, value: Option<&String>) -> anyhow::Result<Option<u64
 
 pub(crate) fn run(args: &EvaluateArgs) -> anyhow::Result<()> {
     let cfg = load_env_config(args.config.as_deref())?;
-    let policies = PolicySpec::parse_list(&args.policy)
+    let names = PolicyName::parse_list(&args.policy)
         .map_err(anyhow::Error::msg)
         .context("--policy")?;
+    let policies = names
+        .iter()
+        .map(resolve_policy)
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let specs = ScenarioSpec::parse_list(&args.scenario).context("--scenario")?;
     let seeds: Vec<u64> = args
         .seed
@@ -91,7 +97,7 @@ pub(crate) fn run(args: &EvaluateArgs) -> anyhow::Result<()> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
 
-    let tuned = if policies.contains(&PolicySpec::Tuned) {
+    let tuned = if policies.iter().any(|p| matches!(p, PolicySpec::Tuned)) {
         Some(tuned_target(&cfg, args.tuned_target)?)
     } else {
         None
@@ -109,6 +115,35 @@ pub(crate) fn run(args: &EvaluateArgs) -> anyhow::Result<()> {
         Format::Table => print!("{}", table::render(&rows)),
     }
     Ok(())
+}
+
+/// Loads the model a learned policy names.
+fn resolve_policy(name: &PolicyName) -> anyhow::Result<PolicySpec> {
+    Ok(match name {
+        PolicyName::Hpa => PolicySpec::Hpa,
+        PolicyName::Tuned => PolicySpec::Tuned,
+        PolicyName::Oracle => PolicySpec::Oracle,
+        PolicyName::Learned(algo, dir) => {
+            let (label, model) = match dir {
+                Some(dir) => (
+                    format!("{}:{}", algo.name(), dir.display()),
+                    TrainedModel::load(dir).with_context(|| {
+                        format!("cannot load the {} model in {}", algo.name(), dir.display())
+                    })?,
+                ),
+                None => (algo.name().to_owned(), common::rl::defaults::load(*algo)?),
+            };
+            if model.manifest.algo != *algo {
+                bail!(
+                    "{} holds a {} model, not {}",
+                    label,
+                    model.manifest.algo.name(),
+                    algo.name()
+                );
+            }
+            PolicySpec::Learned(Box::new(LearnedPolicy::new(label, model)))
+        }
+    })
 }
 
 fn tuned_target(cfg: &common::env::EnvConfig, fixed: Option<f64>) -> anyhow::Result<TunedTarget> {

@@ -1,6 +1,7 @@
 //! Command-line interface.
 
 mod evaluate;
+mod train;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -26,6 +27,12 @@ enum Command {
     ///   edge-agent evaluate --policy hpa,tuned,oracle --scenario all
     ///   edge-agent evaluate --policy hpa --scenario trace:../shared/traces/nasa_http_1995_per_minute.csv --start 7d --duration 1d
     Evaluate(Box<evaluate::EvaluateArgs>),
+    /// Train a policy on the simulator and write a model directory.
+    ///
+    /// The directory holds the model (burn record), the full resolved configuration with
+    /// its seed, a manifest, and the training curve (CSV, PNG, SVG). Example:
+    ///   edge-agent train --algo dqn --timesteps 200000 --out models/my-dqn
+    Train(Box<train::TrainArgs>),
     /// Print the default environment configuration (TOML) that `--config` files override.
     DefaultConfig,
 }
@@ -65,6 +72,7 @@ impl Cli {
     pub(crate) fn run(self) -> anyhow::Result<()> {
         match self.command {
             Command::Evaluate(args) => evaluate::run(&args),
+            Command::Train(args) => train::run(&args),
             Command::DefaultConfig => {
                 print!(
                     "{}",

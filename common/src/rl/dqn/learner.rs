@@ -1,0 +1,214 @@
+//! The double-DQN learner: ε-greedy acting, replay, Huber loss on the TD error, Adam with
+//! gradient clipping, and a hard-updated target network.
+
+use burn::module::Module;
+use burn::nn::loss::{HuberLossConfig, Reduction};
+use burn::optim::grad_clipping::GradientClippingConfig;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
+
+use super::config::DqnConfig;
+use super::target::{argmax, double_dqn_targets};
+use crate::env::OBSERVATION_LEN;
+use crate::rl::device::{inference_device, training_device};
+use crate::rl::network::QNetwork;
+use crate::rl::params::{ParamLengthError, unflatten};
+use crate::rl::replay::{ReplayBuffer, Transition};
+use crate::rl::schedule::LinearSchedule;
+
+/// A DQN being trained. Deterministic for a given seed and sequence of transitions.
+pub struct DqnLearner {
+    cfg: DqnConfig,
+    actions: usize,
+    device: Device,
+    online: QNetwork,
+    /// `online` without autodiff, refreshed after every gradient step: what acts.
+    acting: QNetwork,
+    target: QNetwork,
+    optim: ModuleOptimizer,
+    replay: ReplayBuffer,
+    rng: ChaCha8Rng,
+    steps: u64,
+    epsilon: LinearSchedule,
+    batch: Vec<Transition>,
+}
+
+impl DqnLearner {
+    /// A fresh learner for `actions` actions that will train for `total_steps` steps (the
+    /// ε schedule depends on it).
+    pub fn new(cfg: DqnConfig, actions: usize, total_steps: u64, seed: u64) -> Self {
+        let device = training_device();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let online = QNetwork::new(OBSERVATION_LEN, &cfg.hidden, actions, &mut rng, &device);
+        Self::build(cfg, actions, total_steps, online, rng)
+    }
+
+    /// A learner that starts from existing weights (a global model, a checkpoint), laid out
+    /// as [`crate::rl::params::flatten`] reads them for this configuration's architecture.
+    pub fn from_weights(
+        cfg: DqnConfig,
+        actions: usize,
+        total_steps: u64,
+        weights: &[f32],
+        seed: u64,
+    ) -> Result<Self, ParamLengthError> {
+        let device = training_device();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let fresh = QNetwork::new(OBSERVATION_LEN, &cfg.hidden, actions, &mut rng, &device);
+        let online = unflatten(fresh, weights)?;
+        Ok(Self::build(cfg, actions, total_steps, online, rng))
+    }
+
+    /// `online` must live on the training device already: moving a module onto an autodiff
+    /// device records the move in the graph and its parameters stop being leaves.
+    fn build(
+        cfg: DqnConfig,
+        actions: usize,
+        total_steps: u64,
+        online: QNetwork,
+        rng: ChaCha8Rng,
+    ) -> Self {
+        let device = training_device();
+        let acting = online.valid();
+        let target = online.valid();
+        let optim = AdamConfig::new()
+            .with_grad_clipping(Some(GradientClippingConfig::Norm(cfg.max_grad_norm as f32)))
+            .init();
+        let epsilon = LinearSchedule {
+            start: cfg.exploration_initial,
+            end: cfg.exploration_final,
+            decay_steps: (cfg.exploration_fraction * total_steps as f64) as u64,
+        };
+        Self {
+            replay: ReplayBuffer::new(cfg.buffer_size),
+            batch: Vec::with_capacity(cfg.batch_size),
+            cfg,
+            actions,
+            device,
+            online,
+            acting,
+            target,
+            optim,
+            rng,
+            steps: 0,
+            epsilon,
+        }
+    }
+
+    /// Environment steps observed so far.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// The current exploration rate.
+    pub fn epsilon(&self) -> f64 {
+        self.epsilon.at(self.steps)
+    }
+
+    /// Q-values of one observation under the current online network.
+    pub fn q_values(&self, observation: &[f32; OBSERVATION_LEN]) -> Vec<f32> {
+        q_values(&self.acting, observation)
+    }
+
+    /// ε-greedy when `explore`, greedy otherwise.
+    pub fn act(&mut self, observation: &[f32; OBSERVATION_LEN], explore: bool) -> usize {
+        if explore && self.rng.random_bool(self.epsilon()) {
+            return self.rng.random_range(0..self.actions);
+        }
+        argmax(&self.q_values(observation))
+    }
+
+    /// Stores a transition and, on schedule, takes a gradient step and syncs the target
+    /// network. Returns the loss when a gradient step was taken.
+    pub fn observe(&mut self, t: Transition) -> Option<f32> {
+        self.replay.push(t);
+        self.steps += 1;
+        let mut loss = None;
+        if self.steps >= self.cfg.learning_starts && self.steps % self.cfg.train_frequency == 0 {
+            loss = Some(self.train_step());
+        }
+        if self.steps % self.cfg.target_update_interval == 0 {
+            self.target = self.online.valid();
+        }
+        loss
+    }
+
+    fn train_step(&mut self) -> f32 {
+        let n = self.cfg.batch_size;
+        let mut batch = std::mem::take(&mut self.batch);
+        self.replay.sample_into(n, &mut self.rng, &mut batch);
+        let plain = inference_device();
+        let mut obs = Vec::with_capacity(n * OBSERVATION_LEN);
+        let mut next = Vec::with_capacity(n * OBSERVATION_LEN);
+        let mut actions = Vec::with_capacity(n);
+        let mut rewards = Vec::with_capacity(n);
+        let mut dones = Vec::with_capacity(n);
+        for t in &batch {
+            obs.extend_from_slice(&t.observation);
+            next.extend_from_slice(&t.next_observation);
+            actions.push(t.action as i64);
+            rewards.push(t.reward);
+            dones.push(t.done);
+        }
+        let next = Tensor::<2>::from_data(TensorData::new(next, [n, OBSERVATION_LEN]), &plain);
+        let q_online_next = to_vec(self.acting.forward(next.clone()));
+        let q_target_next = to_vec(self.target.forward(next));
+        let y = double_dqn_targets(
+            &rewards,
+            &dones,
+            &q_online_next,
+            &q_target_next,
+            self.actions,
+            self.cfg.gamma as f32,
+        );
+
+        let obs = Tensor::<2>::from_data(TensorData::new(obs, [n, OBSERVATION_LEN]), &self.device);
+        let q = self
+            .online
+            .forward_train(obs, &self.cfg.dropout, &mut self.rng, &self.device);
+        let index = Tensor::<2, Int>::from_data(TensorData::new(actions, [n, 1]), &self.device);
+        let q_taken = q.gather(1, index);
+        let y = Tensor::<2>::from_data(TensorData::new(y, [n, 1]), &self.device);
+        let loss = HuberLossConfig::new(1.0)
+            .init()
+            .forward(q_taken, y, Reduction::Mean);
+        let loss_value = loss.clone().inner().into_scalar::<f32>();
+        let grads = GradientsParams::from_grads(loss.backward(), &self.online);
+        self.online = self
+            .optim
+            .step(self.cfg.learning_rate, self.online.clone(), grads);
+        self.acting = self.online.valid();
+        self.batch = batch;
+        loss_value
+    }
+
+    /// The online network for inference.
+    pub fn network(&self) -> QNetwork {
+        self.acting.clone()
+    }
+}
+
+impl std::fmt::Debug for DqnLearner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DqnLearner")
+            .field("steps", &self.steps)
+            .field("epsilon", &self.epsilon())
+            .field("replay", &self.replay.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Q-values of one observation.
+pub fn q_values(net: &QNetwork, observation: &[f32; OBSERVATION_LEN]) -> Vec<f32> {
+    let x = Tensor::<2>::from_data(
+        TensorData::new(observation.to_vec(), [1, OBSERVATION_LEN]),
+        &inference_device(),
+    );
+    to_vec(net.forward(x))
+}
+
+fn to_vec(t: Tensor<2>) -> Vec<f32> {
+    t.into_data().iter::<f32>().collect()
+}

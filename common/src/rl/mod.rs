@@ -1,0 +1,23 @@
+//! Learning agents on burn: the networks, parameter flattening (for federation and
+//! transfer), double DQN, PPO with GAE, and the episode loop that trains them on the
+//! simulator.
+//!
+//! Learners are deterministic for a seed: parameters are initialised and dropout masks
+//! drawn from the learner's own generator, experience comes from the seeded simulator,
+//! and nothing reads a clock.
+
+pub mod artifact;
+pub mod defaults;
+pub mod dense;
+pub mod device;
+pub mod dqn;
+pub mod episodes;
+pub mod network;
+pub mod params;
+pub mod policy;
+pub mod ppo;
+pub mod replay;
+pub mod schedule;
+
+#[cfg(test)]
+mod tests;

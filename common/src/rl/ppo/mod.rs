@@ -1,0 +1,19 @@
+//! Proximal policy optimisation (clipped surrogate) with GAE.
+
+mod clip;
+mod config;
+mod gae;
+mod learner;
+mod loss;
+mod rollout;
+mod train;
+
+pub use config::PpoConfig;
+pub use gae::gae;
+pub use learner::{PpoLearner, PpoStats, action_probabilities};
+pub use loss::{LossInputs, PpoLoss, normalize_advantages, ppo_loss};
+pub use rollout::RolloutStep;
+pub use train::{continue_ppo, train_ppo};
+
+#[cfg(test)]
+mod tests;

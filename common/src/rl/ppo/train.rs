@@ -1,0 +1,73 @@
+//! The PPO training loop over simulated episodes.
+
+use super::config::PpoConfig;
+use super::learner::PpoLearner;
+use super::rollout::RolloutStep;
+use crate::env::Observation;
+use crate::rl::episodes::{EpisodeCycle, EpisodeStats};
+
+/// Trains PPO for `timesteps` environment steps. `on_step` is called after every step
+/// with the learner and the episodes finished so far (for progress display; the latest
+/// update's statistics are in [`PpoLearner::last_update`]).
+///
+/// Updates run every `n_steps` steps, so steps after the last full rollout are collected
+/// but not learned from.
+pub fn train_ppo(
+    cfg: PpoConfig,
+    episodes: &mut EpisodeCycle,
+    actions: usize,
+    timesteps: u64,
+    seed: u64,
+    on_step: impl FnMut(&PpoLearner, &[EpisodeStats]),
+) -> (PpoLearner, Vec<EpisodeStats>) {
+    let learner = PpoLearner::new(cfg, actions, seed);
+    continue_ppo(learner, episodes, timesteps, on_step)
+}
+
+/// Trains an existing learner (transferred weights, a frozen extractor) for `timesteps`
+/// more environment steps; otherwise as [`train_ppo`]. Steps the learner holds from an
+/// unfinished rollout are dropped: their episode cannot be resumed, and GAE would
+/// otherwise run on from them into the first new episode.
+pub fn continue_ppo(
+    mut learner: PpoLearner,
+    episodes: &mut EpisodeCycle,
+    timesteps: u64,
+    mut on_step: impl FnMut(&PpoLearner, &[EpisodeStats]),
+) -> (PpoLearner, Vec<EpisodeStats>) {
+    learner.drop_partial_rollout();
+    let end = learner.steps() + timesteps;
+    let mut stats = Vec::new();
+    let (mut env, mut id) = episodes.next_env();
+    let mut obs: Observation = *env.observation();
+    let (mut ret, mut len) = (0.0, 0u64);
+    while learner.steps() < end {
+        let (action, log_prob, value) = learner.act(&obs.0, true);
+        let step = env.step(action);
+        ret += step.reward;
+        len += 1;
+        learner.observe(RolloutStep {
+            observation: obs.0,
+            action,
+            log_prob,
+            value,
+            reward: step.reward as f32,
+            next_observation: step.observation.0,
+            done: step.done,
+        });
+        obs = step.observation;
+        if step.done {
+            stats.push(EpisodeStats {
+                id: id.clone(),
+                total_steps: learner.steps(),
+                episode_return: ret,
+                length: len,
+            });
+            (env, id) = episodes.next_env();
+            obs = *env.observation();
+            ret = 0.0;
+            len = 0;
+        }
+        on_step(&learner, &stats);
+    }
+    (learner, stats)
+}
