@@ -4,8 +4,8 @@
 
 mod cli;
 mod config;
-mod safety;
 mod curve;
+mod safety;
 mod table;
 
 use clap::Parser;
