@@ -20,4 +20,6 @@ pub mod replay;
 pub mod schedule;
 
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;

@@ -10,8 +10,8 @@ use super::episodes::EpisodeCycle;
 use super::network::{ActorCritic, QNetwork};
 use super::params::{flatten, unflatten};
 use crate::env::{Env, EnvConfig, OBSERVATION_LEN};
+use crate::rl::test_support::{fixed_target_return, tiny_task};
 use crate::scenario::Scenario;
-use crate::traffic::ArrivalSeries;
 
 fn qnet(seed: u64) -> QNetwork {
     QNetwork::new(
@@ -57,19 +57,6 @@ fn a_wrong_length_is_refused() {
 fn same_seed_same_initial_weights() {
     assert_eq!(flatten(&qnet(7)), flatten(&qnet(7)));
     assert_ne!(flatten(&qnet(7)), flatten(&qnet(8)));
-}
-
-/// 350 req/s on pods of 100 req/s: 5 pods run at 70 % and meet the SLO; 4 run at 87.5 %
-/// and breach it (p95 ≈ 260 ms); 6 or more waste capacity. Starting from 1 pod, the best
-/// policy scales up to 5 and holds.
-fn tiny_task() -> (EnvConfig, Scenario) {
-    let mut cfg = EnvConfig::default();
-    cfg.sim.replicas.max = 10;
-    cfg.sim.replicas.initial = Some(1);
-    cfg.sim.pod.startup_jitter_s = 0.0;
-    cfg.sim.pod.startup_delay_s = 15.0;
-    let series = ArrivalSeries::new("constant_350", vec![350.0; 20 * 60]);
-    (cfg, Scenario::fixed(series))
 }
 
 fn greedy_return(learner: &DqnLearner, cfg: &EnvConfig, scenario: &Scenario) -> (f64, u32) {
@@ -118,20 +105,6 @@ fn dqn_learns_the_right_pod_count_for_a_constant_load() {
     // on the 5 pods that meet the SLO without waste.
     assert!(ret >= best - 0.5, "return {ret} vs best {best}");
     assert_eq!(replicas, 5, "settled on {replicas} pods");
-}
-
-/// Return of the Discrete(3) policy that scales up one pod a step until `n`, then holds.
-fn fixed_target_return(n: u32, cfg: &EnvConfig, scenario: &Scenario) -> f64 {
-    let mut env = Env::new(cfg.clone(), scenario.arrivals(0), 0).unwrap();
-    let mut total = 0.0;
-    loop {
-        let up = env.sim().spec_replicas() < n;
-        let s = env.step(if up { 2 } else { 1 });
-        total += s.reward;
-        if s.done {
-            return total;
-        }
-    }
 }
 
 #[test]

@@ -12,35 +12,8 @@ use crate::rl::device::{inference_device, training_device};
 use crate::rl::dqn::argmax;
 use crate::rl::episodes::EpisodeCycle;
 use crate::rl::params::flatten;
+use crate::rl::test_support::{fixed_target_return, tiny_task};
 use crate::scenario::Scenario;
-use crate::traffic::ArrivalSeries;
-
-/// The constant-load task the DQN test uses: 350 req/s on pods of 100 req/s, so 5 pods
-/// meet the SLO without waste; starting from 1 pod, the best policy scales up to 5 and
-/// holds.
-fn tiny_task() -> (EnvConfig, Scenario) {
-    let mut cfg = EnvConfig::default();
-    cfg.sim.replicas.max = 10;
-    cfg.sim.replicas.initial = Some(1);
-    cfg.sim.pod.startup_jitter_s = 0.0;
-    cfg.sim.pod.startup_delay_s = 15.0;
-    let series = ArrivalSeries::new("constant_350", vec![350.0; 20 * 60]);
-    (cfg, Scenario::fixed(series))
-}
-
-/// Return of the Discrete(3) policy that scales up one pod a step until `n`, then holds.
-fn fixed_target_return(n: u32, cfg: &EnvConfig, scenario: &Scenario) -> f64 {
-    let mut env = Env::new(cfg.clone(), scenario.arrivals(0), 0).unwrap();
-    let mut total = 0.0;
-    loop {
-        let up = env.sim().spec_replicas() < n;
-        let s = env.step(if up { 2 } else { 1 });
-        total += s.reward;
-        if s.done {
-            return total;
-        }
-    }
-}
 
 fn greedy_return(learner: &mut PpoLearner, cfg: &EnvConfig, scenario: &Scenario) -> (f64, u32) {
     let mut env = Env::new(cfg.clone(), scenario.arrivals(0), 0).unwrap();
