@@ -1,6 +1,7 @@
-//! `edge-agent`: the per-cluster autoscaling agent. Today it carries the scorecard
-//! (`evaluate`), which plays baselines and learned policies on the embedded cluster
-//! simulator; the control loop for real clusters, training and federation build on it.
+//! `edge-agent`: the per-cluster autoscaling agent. Today it trains policies on the
+//! embedded cluster simulator (`train`) and scores them against the baselines
+//! (`evaluate`); its safety layer is ready for the real-cluster control loop, and
+//! federation builds on both.
 
 mod cli;
 mod config;
