@@ -88,13 +88,9 @@ fn bench(c: &mut Criterion) {
     );
     let mut g = c.benchmark_group("decision");
     g.throughput(Throughput::Elements(1));
-    // The agent's decision path: plain dense layers over the flattened weights.
+    // The agent's decision path: the trained network, greedy, one observation.
     g.bench_function("dqn_greedy_batch1", |b| {
         b.iter(|| black_box(policy.action(black_box(&policy_obs))));
-    });
-    // The same forward pass through burn, for comparison.
-    g.bench_function("dqn_greedy_batch1_burn", |b| {
-        b.iter(|| black_box(learner.act(black_box(&policy_obs.0), false)));
     });
     g.finish();
 }

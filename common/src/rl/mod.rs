@@ -8,7 +8,6 @@
 
 pub mod artifact;
 pub mod defaults;
-pub mod dense;
 pub mod device;
 pub mod dqn;
 pub mod episodes;
