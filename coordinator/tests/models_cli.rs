@@ -73,6 +73,7 @@ fn write_version(
         "total_samples": contributors.iter().map(|(_, n)| n).sum::<u64>(),
         "tags": tags,
         "rolled_back_from": null,
+        "fine_tuned_for": null,
     });
     let vdir = dir.join(format!("v{v:06}"));
     let text = serde_json::to_string_pretty(&manifest).expect("a manifest serialises");

@@ -107,8 +107,7 @@ fn table<'a>(versions: impl Iterator<Item = &'a Manifest>) -> String {
             m.total_samples.to_string(),
             m.created_at.clone(),
             m.tags.join(","),
-            m.rolled_back_from
-                .map_or_else(String::new, |v| format!("rollback of {}", version_name(v))),
+            note(m),
         ]);
     }
     for i in [2, 3, 4] {
@@ -119,6 +118,17 @@ fn table<'a>(versions: impl Iterator<Item = &'a Manifest>) -> String {
     let mut out = t.to_string();
     out.push('\n');
     out
+}
+
+/// What kind of version it is, when it is not a plain round result.
+fn note(m: &Manifest) -> String {
+    if let Some(v) = m.rolled_back_from {
+        format!("rollback of {}", version_name(v))
+    } else if let Some(workload) = &m.fine_tuned_for {
+        format!("fine-tune for {workload}")
+    } else {
+        String::new()
+    }
 }
 
 /// Accepts what an operator is likely to type or paste from `list`.

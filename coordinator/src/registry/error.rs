@@ -77,14 +77,14 @@ pub(crate) enum RegistryError {
     /// A new version derived from something other than the newest one, e.g. a round
     /// whose base was rolled back while it ran.
     #[error(
-        "the new version's parent is {} but the newest version is {}; the registry changed since its base was read",
+        "the new version's parent is {} but the newest fleet version is {}; the registry changed since its base was read",
         version_label(*.parent),
         version_label(*.latest)
     )]
     StaleParent {
         /// The parent the caller named.
         parent: Option<u64>,
-        /// The registry's newest version.
+        /// The registry's newest fleet-line version.
         latest: Option<u64>,
     },
     /// Weights that do not fit the architecture they are published with.

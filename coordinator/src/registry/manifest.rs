@@ -45,6 +45,11 @@ pub(crate) struct Manifest {
     pub(crate) tags: Vec<String>,
     /// For a rollback, the version whose weights were republished.
     pub(crate) rolled_back_from: Option<u64>,
+    /// For a transfer fine-tune, the workload tag it was tuned for. Such a version is a
+    /// side branch: agents whose hello carries the tag start from it, but rounds keep
+    /// building on the fleet line (versions where this is `None`), so one workload's
+    /// specialisation never becomes every cluster's base.
+    pub(crate) fine_tuned_for: Option<String>,
 }
 
 /// One agent's share in a version.

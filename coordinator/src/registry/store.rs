@@ -21,9 +21,10 @@ const TEMP_PREFIX: &str = ".tmp-";
 /// A model to publish.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct NewVersion {
-    /// The version it derives from, which must still be the newest: a round names its
-    /// base here, so that a rollback published while the round ran is not silently
-    /// overwritten by weights trained from the old base.
+    /// The version it derives from. For a fleet version it must still be the newest on
+    /// the fleet line: a round names its base here, so that a rollback published while
+    /// the round ran is not silently overwritten by weights trained from the old base. A
+    /// fine-tune may start from any existing version.
     pub(crate) parent: Option<u64>,
     /// The round that produced it, if any.
     pub(crate) round: Option<u64>,
@@ -37,6 +38,9 @@ pub(crate) struct NewVersion {
     pub(crate) tags: Vec<String>,
     /// The publication time, as the caller wants it recorded.
     pub(crate) created_at: String,
+    /// `Some(tag)` publishes a transfer fine-tune for that workload, off the fleet line;
+    /// see [`Manifest::fine_tuned_for`].
+    pub(crate) fine_tuned_for: Option<String>,
 }
 
 /// The model registry: one directory per version, each complete or absent.
@@ -159,13 +163,32 @@ impl Registry {
             })
     }
 
-    /// The newest complete version: what the coordinator serves and resumes from.
+    /// The newest complete version, fleet line or fine-tune.
     pub(crate) fn latest(&self) -> Option<&Manifest> {
         self.versions.values().next_back()
     }
 
     fn latest_version(&self) -> Option<u64> {
         self.versions.keys().next_back().copied()
+    }
+
+    /// The newest version on the fleet line (not a fine-tune): what rounds build on and
+    /// what a coordinator resumes from.
+    pub(crate) fn latest_fleet(&self) -> Option<&Manifest> {
+        self.versions
+            .values()
+            .rev()
+            .find(|m| m.fine_tuned_for.is_none())
+    }
+
+    /// The newest fine-tune made for one of `workload_tags`: what an agent whose hello
+    /// carries those tags should start from instead of the fleet model.
+    pub(crate) fn latest_for_workload(&self, workload_tags: &[String]) -> Option<&Manifest> {
+        self.versions.values().rev().find(|m| {
+            m.fine_tuned_for
+                .as_ref()
+                .is_some_and(|w| workload_tags.contains(w))
+        })
     }
 
     /// The newest version tagged `tag`, the starting point for a new cluster running
@@ -217,17 +240,18 @@ impl Registry {
         created_at: impl Into<String>,
     ) -> Result<&Manifest, RegistryError> {
         let source = self.manifest(version)?;
-        if self.latest_version() == Some(version) {
+        if self.latest_fleet().map(|m| m.version) == Some(version) {
             return Err(RegistryError::AlreadyLatest { version });
         }
         let new = NewVersion {
-            parent: self.latest_version(),
+            parent: self.latest_fleet().map(|m| m.version),
             round: None,
             architecture: source.architecture.clone(),
             weights: Vec::new(),
             contributors: Vec::new(),
             tags: source.tags.clone(),
             created_at: created_at.into(),
+            fine_tuned_for: None,
         };
         let weights = self.load_weights(version)?;
         self.write(NewVersion { weights, ..new }, Some(version))
@@ -239,11 +263,16 @@ impl Registry {
         rolled_back_from: Option<u64>,
     ) -> Result<&Manifest, RegistryError> {
         let latest = self.latest_version();
-        if new.parent != latest {
-            return Err(RegistryError::StaleParent {
-                parent: new.parent,
-                latest,
-            });
+        if new.fine_tuned_for.is_none() {
+            let latest_fleet = self.latest_fleet().map(|m| m.version);
+            if new.parent != latest_fleet {
+                return Err(RegistryError::StaleParent {
+                    parent: new.parent,
+                    latest: latest_fleet,
+                });
+            }
+        } else if let Some(parent) = new.parent {
+            self.manifest(parent)?;
         }
         let expected = new.architecture.parameter_count;
         if u64::try_from(new.weights.len()).ok() != Some(expected) {
@@ -269,6 +298,7 @@ impl Registry {
             contributors: new.contributors,
             tags: new.tags,
             rolled_back_from,
+            fine_tuned_for: new.fine_tuned_for,
         };
         let mut json = serde_json::to_vec_pretty(&manifest)
             .map_err(|_| RegistryError::Unrepresentable { version })?;

@@ -32,9 +32,9 @@ fn weights(seed: f32) -> Vec<f32> {
     (0..6).map(|i| seed + i as f32 * 0.125).collect()
 }
 
-/// Publishes `weights(seed)` on top of the newest version, as round `round`.
+/// Publishes `weights(seed)` on top of the fleet line's newest version, as round `round`.
 fn publish(reg: &mut Registry, seed: f32, round: u64, tags: &[&str]) -> Manifest {
-    let parent = reg.latest().map(|m| m.version);
+    let parent = reg.latest_fleet().map(|m| m.version);
     reg.publish(NewVersion {
         parent,
         round: Some(round),
@@ -43,6 +43,7 @@ fn publish(reg: &mut Registry, seed: f32, round: u64, tags: &[&str]) -> Manifest
         contributors: vec![contributor("edge-a", 100), contributor("edge-b", 300)],
         tags: tags.iter().map(|&t| t.to_owned()).collect(),
         created_at: format!("2026-01-0{round}T00:00:00Z"),
+        fine_tuned_for: None,
     })
     .expect("publish")
     .clone()
@@ -57,6 +58,7 @@ fn initial(reg: &mut Registry) -> Manifest {
         contributors: vec![],
         tags: vec![],
         created_at: "2026-01-01T00:00:00Z".into(),
+        fine_tuned_for: None,
     })
     .expect("publish the initial model")
     .clone()
@@ -308,6 +310,7 @@ fn publication_refuses_what_it_could_not_serve_or_read_back() {
         contributors: vec![contributor("edge-a", 1)],
         tags: vec![],
         created_at: "t".into(),
+        fine_tuned_for: None,
     };
     let refused = |reg: &mut Registry, new: NewVersion| reg.publish(new).unwrap_err();
 
@@ -386,6 +389,7 @@ fn a_second_writer_cannot_overwrite_a_version() {
             contributors: vec![],
             tags: vec![],
             created_at: "t".into(),
+            fine_tuned_for: None,
         })
         .unwrap_err();
     assert!(matches!(err, RegistryError::AlreadyExists { .. }), "{err}");
@@ -407,4 +411,39 @@ fn inspecting_a_missing_directory_fails_instead_of_creating_it() {
     assert!(matches!(err, RegistryError::Missing { .. }));
     assert!(!missing.exists());
     assert!(err.to_string().contains("nope"));
+}
+
+#[test]
+fn fine_tunes_branch_off_without_moving_the_fleet_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut reg = Registry::open(tmp.path()).unwrap();
+    initial(&mut reg);
+    let tuned = reg
+        .publish(NewVersion {
+            parent: Some(1),
+            round: None,
+            architecture: arch(),
+            weights: weights(7.0),
+            contributors: vec![],
+            tags: vec!["batch".into()],
+            created_at: "t".into(),
+            fine_tuned_for: Some("batch".into()),
+        })
+        .unwrap()
+        .version;
+    assert_eq!(tuned, 2);
+    assert_eq!(reg.latest_fleet().map(|m| m.version), Some(1));
+    let tags = ["web".to_owned(), "batch".to_owned()];
+    assert_eq!(reg.latest_for_workload(&tags).map(|m| m.version), Some(2));
+    assert!(reg.latest_for_workload(&["web".to_owned()]).is_none());
+
+    // A round still builds on v1, the fleet line's head, although v2 is newer.
+    publish(&mut reg, 0.5, 1, &[]);
+    let reopened = Registry::open(tmp.path()).unwrap();
+    assert_eq!(reopened.latest_fleet().map(|m| m.version), Some(3));
+    assert_eq!(reopened.manifest(3).unwrap().parent, Some(1));
+    assert_eq!(
+        reopened.manifest(2).unwrap().fine_tuned_for.as_deref(),
+        Some("batch")
+    );
 }
