@@ -11,6 +11,7 @@ pub mod defaults;
 pub mod device;
 pub mod dqn;
 pub mod episodes;
+pub mod fleet_model;
 pub mod network;
 pub mod params;
 pub mod policy;

@@ -1,0 +1,102 @@
+//! The bridge between a learner's burn network and the federation's flat weight vectors:
+//! which [`ModelArchitecture`] a training configuration implies, and the starting weights
+//! of a fleet that has no model yet. The coordinator and the agents both derive the
+//! architecture from the same configuration through here, so they cannot disagree on it.
+
+use super::artifact::{Algo, TrainConfig, TrainedNetwork};
+use super::device::inference_device;
+use super::network::{ActorCritic, QNetwork};
+use super::params::flatten;
+use crate::env::OBSERVATION_LEN;
+use crate::proto::{ModelArchitecture, ModelKind};
+
+/// The wire kind of a learner.
+pub fn model_kind(algo: Algo) -> ModelKind {
+    match algo {
+        Algo::Dqn => ModelKind::Dqn,
+        Algo::Ppo => ModelKind::Ppo,
+    }
+}
+
+/// The architecture `algo` trains under `cfg`: input, hidden widths, actions, and the
+/// length of the flat vector [`flatten`] reads from it.
+pub fn architecture(algo: Algo, cfg: &TrainConfig) -> ModelArchitecture {
+    let hidden = match algo {
+        Algo::Dqn => &cfg.dqn.hidden,
+        Algo::Ppo => &cfg.ppo.hidden,
+    };
+    let mut layers = vec![OBSERVATION_LEN as u32];
+    layers.extend(hidden.iter().map(|&h| h as u32));
+    layers.push(cfg.env.actions.len() as u32);
+    ModelArchitecture {
+        kind: model_kind(algo),
+        layers,
+        parameter_count: fresh_weights(algo, cfg, 0).len() as u64,
+    }
+}
+
+/// Freshly initialised weights for `algo` under `cfg`, reproducible from `seed`: the
+/// first global model of a fleet that starts from scratch.
+pub fn fresh_weights(algo: Algo, cfg: &TrainConfig, seed: u64) -> Vec<f32> {
+    use rand::SeedableRng;
+    let device = inference_device();
+    let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(seed);
+    let actions = cfg.env.actions.len();
+    match algo {
+        Algo::Dqn => flatten(&QNetwork::new(
+            OBSERVATION_LEN,
+            &cfg.dqn.hidden,
+            actions,
+            &mut rng,
+            &device,
+        )),
+        Algo::Ppo => flatten(&ActorCritic::new(
+            OBSERVATION_LEN,
+            &cfg.ppo.hidden,
+            actions,
+            &mut rng,
+            &device,
+        )),
+    }
+}
+
+/// The flat weights of a trained network, e.g. a shipped default model used as a fleet's
+/// first global version.
+pub fn network_weights(network: &TrainedNetwork) -> Vec<f32> {
+    match network {
+        TrainedNetwork::Dqn(net) => flatten(net),
+        TrainedNetwork::Ppo(net) => flatten(net),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rl::defaults;
+
+    #[test]
+    fn shipped_models_match_the_architecture_their_config_implies() {
+        for algo in [Algo::Dqn, Algo::Ppo] {
+            let model = defaults::load(algo).unwrap();
+            let arch = architecture(algo, &model.config);
+            let weights = network_weights(&model.network);
+            assert_eq!(arch.parameter_count, weights.len() as u64);
+            assert_eq!(arch.kind, model_kind(algo));
+            assert_eq!(arch.layers.first(), Some(&12));
+        }
+        let cfg = TrainConfig::default();
+        let dqn = architecture(Algo::Dqn, &cfg);
+        assert_eq!(
+            dqn,
+            ModelArchitecture::dense(ModelKind::Dqn, dqn.layers.clone())
+        );
+    }
+
+    #[test]
+    fn fresh_weights_depend_on_the_seed_only() {
+        let cfg = TrainConfig::default();
+        let a = fresh_weights(Algo::Dqn, &cfg, 7);
+        assert_eq!(a, fresh_weights(Algo::Dqn, &cfg, 7));
+        assert_ne!(a, fresh_weights(Algo::Dqn, &cfg, 8));
+    }
+}
