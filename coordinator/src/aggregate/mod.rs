@@ -13,9 +13,6 @@
 //! Pure: no I/O and no clock. The round engine decides when a round opens and closes and
 //! owns the transport; [`round::Aggregator`] owns the arithmetic.
 
-// The round engine that drives this lands with the coordinator server.
-#![allow(dead_code)]
-
 pub(crate) mod rejection;
 pub(crate) mod round;
 pub(crate) mod strategy;

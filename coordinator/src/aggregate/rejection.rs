@@ -21,6 +21,12 @@ pub(crate) enum Rejection {
         /// The round the update names.
         got: u64,
     },
+    /// An answer that arrives while no round is open, typically after its round closed.
+    #[error("answers round {got}, but no round is open; wait for the next offer")]
+    NoOpenRound {
+        /// The round the update names.
+        got: u64,
+    },
     /// Trained from another global version, so its delta would be applied to the wrong base.
     #[error(
         "trained from version {got}, but this round's base is version {expected}; the agent must fetch the current global model"
@@ -69,7 +75,7 @@ impl Rejection {
         match self {
             Self::UnknownCluster => Reason::UnknownCluster,
             Self::Duplicate => Reason::Duplicate,
-            Self::WrongRound { .. } => Reason::WrongRound,
+            Self::WrongRound { .. } | Self::NoOpenRound { .. } => Reason::WrongRound,
             Self::StaleBase { .. } => Reason::StaleBase,
             Self::ZeroSamples => Reason::ZeroSamples,
             Self::WrongLength { .. } => Reason::WrongLength,
@@ -90,7 +96,9 @@ impl Rejection {
     pub(crate) fn error_code(&self) -> ErrorCode {
         match self {
             Self::UnknownCluster => ErrorCode::Unauthorized,
-            Self::WrongRound { .. } | Self::Duplicate => ErrorCode::WrongRound,
+            Self::WrongRound { .. } | Self::NoOpenRound { .. } | Self::Duplicate => {
+                ErrorCode::WrongRound
+            }
             Self::StaleBase { .. } => ErrorCode::StaleBase,
             Self::ZeroSamples
             | Self::WrongLength { .. }
@@ -103,12 +111,12 @@ impl Rejection {
 
 /// A rejection category: few and fixed, so each can be a metrics label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) enum Reason {
+pub enum Reason {
     /// [`Rejection::UnknownCluster`].
     UnknownCluster,
     /// [`Rejection::Duplicate`].
     Duplicate,
-    /// [`Rejection::WrongRound`].
+    /// [`Rejection::WrongRound`] and [`Rejection::NoOpenRound`].
     WrongRound,
     /// [`Rejection::StaleBase`].
     StaleBase,
@@ -122,7 +130,7 @@ pub(crate) enum Reason {
 
 impl Reason {
     /// Every reason, in the order [`RejectionCounts::iter`] reports them.
-    pub(crate) const ALL: [Self; 7] = [
+    pub const ALL: [Self; 7] = [
         Self::UnknownCluster,
         Self::Duplicate,
         Self::WrongRound,
@@ -133,7 +141,7 @@ impl Reason {
     ];
 
     /// The label; part of the coordinator's observable interface, so never renamed.
-    pub(crate) fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::UnknownCluster => "unknown_cluster",
             Self::Duplicate => "duplicate",
@@ -148,7 +156,7 @@ impl Reason {
 
 /// How many updates were refused for each reason.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct RejectionCounts {
+pub struct RejectionCounts {
     counts: [u64; Reason::ALL.len()],
 }
 
@@ -159,18 +167,26 @@ impl RejectionCounts {
     }
 
     /// Rejections for `reason`.
-    pub(crate) fn get(&self, reason: Reason) -> u64 {
+    pub fn get(&self, reason: Reason) -> u64 {
         self.counts[reason as usize]
     }
 
     /// Rejections of any reason.
-    pub(crate) fn total(&self) -> u64 {
+    pub fn total(&self) -> u64 {
         self.counts.iter().sum()
     }
 
     /// Every reason with its count, zeros included, so a metrics exporter can publish
     /// each series from the first round on.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (Reason, u64)> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = (Reason, u64)> + '_ {
         Reason::ALL.into_iter().map(|r| (r, self.get(r)))
+    }
+
+    /// Adds `other`'s counts to these, e.g. the refusals the round engine made itself to
+    /// the aggregator's.
+    pub(crate) fn add(&mut self, other: &RejectionCounts) {
+        for (mine, theirs) in self.counts.iter_mut().zip(other.counts) {
+            *mine += theirs;
+        }
     }
 }

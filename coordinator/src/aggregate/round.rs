@@ -11,14 +11,32 @@ use super::strategy::Strategy;
 
 /// How a round combines its updates; typically fleet configuration, the same every round.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct AggregationConfig {
+pub struct AggregationConfig {
     /// The combining rule.
-    pub(crate) strategy: Strategy,
+    pub strategy: Strategy,
     /// Upper bound on the L2 norm of any one update's delta; longer deltas are scaled down
     /// to it. It bounds what a single agent can move the model in a round, whatever the
     /// strategy and whatever sample count it claims (with FedAvg the result is a weighted
     /// mean of clipped deltas, so its norm cannot exceed the bound either).
-    pub(crate) clip_norm: Option<f64>,
+    pub clip_norm: Option<f64>,
+}
+
+impl AggregationConfig {
+    /// Checks the trim fraction and clip bound, so a configuration can be refused when it
+    /// is loaded rather than when the first round opens.
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if let Strategy::TrimmedMean { trim_fraction } = self.strategy {
+            if !(0.0..0.5).contains(&trim_fraction) {
+                return Err(ConfigError::TrimFraction(trim_fraction));
+            }
+        }
+        if let Some(c) = self.clip_norm {
+            if !(c.is_finite() && c > 0.0) {
+                return Err(ConfigError::ClipNorm(c));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What one round is: what the coordinator offered, and to whom.
@@ -41,7 +59,7 @@ pub(crate) struct RoundSpec {
 /// Why an aggregator could not be set up: a configuration or programming error, never
 /// something an agent did.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub(crate) enum ConfigError {
+pub enum ConfigError {
     /// A trim fraction of one half or more would drop every value.
     #[error("trim fraction {0} is outside [0, 0.5); use e.g. 0.1 to drop 10 % at each end")]
     TrimFraction(f64),
@@ -119,16 +137,7 @@ pub(crate) struct Aggregator {
 impl Aggregator {
     /// Opens a round.
     pub(crate) fn new(config: AggregationConfig, spec: RoundSpec) -> Result<Self, ConfigError> {
-        if let Strategy::TrimmedMean { trim_fraction } = config.strategy {
-            if !(0.0..0.5).contains(&trim_fraction) {
-                return Err(ConfigError::TrimFraction(trim_fraction));
-            }
-        }
-        if let Some(c) = config.clip_norm {
-            if !(c.is_finite() && c > 0.0) {
-                return Err(ConfigError::ClipNorm(c));
-            }
-        }
+        config.validate()?;
         let expected = spec.architecture.parameter_count;
         if u64::try_from(spec.base_weights.len()).ok() != Some(expected) {
             return Err(ConfigError::BaseLength {

@@ -19,7 +19,7 @@ use std::fmt;
 /// count is self-reported, and weighting by it would let one agent that claims a huge
 /// count dominate the very statistic meant to contain it.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Strategy {
+pub enum Strategy {
     /// Mean of the deltas weighted by sample count, so an agent that trained on more
     /// experience moves the model more (the FedAvg of McMahan et al.).
     FedAvg,
@@ -37,7 +37,7 @@ pub(crate) enum Strategy {
 
 impl Strategy {
     /// A stable name for logs, metrics labels and manifests.
-    pub(crate) fn as_str(&self) -> &'static str {
+    pub fn as_str(&self) -> &'static str {
         match self {
             Self::FedAvg => "fedavg",
             Self::TrimmedMean { .. } => "trimmed_mean",
@@ -47,7 +47,7 @@ impl Strategy {
 
     /// Whether deltas can be folded on arrival (O(model) memory) rather than kept until
     /// the round closes.
-    pub(crate) fn is_streaming(&self) -> bool {
+    pub fn is_streaming(&self) -> bool {
         matches!(self, Self::FedAvg)
     }
 

@@ -3,14 +3,36 @@
 mod certs;
 pub(crate) mod logging;
 mod models;
+mod serve;
 
 use clap::{Parser, Subcommand};
 
+/// Parses the command line, installs logging and runs the chosen command: the whole of
+/// the `coordinator` binary.
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    logging::init(&cli.log);
+    match cli.run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Federation coordinator for the reinforcement-learning autoscaler fleet.
 ///
-/// Federation itself (rounds over QUIC) lands with the coordinator server; today the
-/// coordinator mints the fleet's development certificates and manages the model registry
-/// that server publishes into.
+/// `serve` runs federated rounds with the edge agents over QUIC with mutual TLS: it
+/// offers each round to a sample of the connected agents, aggregates their updates
+/// (FedAvg, trimmed mean or median) and publishes every new global model to a versioned
+/// registry and to the agents. `certs` mints development certificates, `models` manages
+/// the registry.
+///
+/// Quick start:
+///   coordinator certs --out certs --clusters a,b --san localhost --san 127.0.0.1
+///   coordinator default-config > serve.toml
+///   coordinator serve --config serve.toml
 #[derive(Debug, Parser)]
 #[command(name = "coordinator", version, about, long_about)]
 pub(crate) struct Cli {
@@ -31,6 +53,15 @@ enum Command {
     Certs(certs::CertsArgs),
     /// Inspect the model registry, or roll the fleet back to an earlier global model.
     Models(models::ModelsArgs),
+    /// Run the federation server: accept agents, run rounds, publish global models.
+    ///
+    /// Prints `listening on ADDRESS` on standard output once it accepts connections;
+    /// logs go to standard error. Stops on Ctrl-C or SIGTERM (agents keep autoscaling with
+    /// their last model and reconnect when it is back), or after `rounds.max_rounds`.
+    /// After a restart it resumes from the registry's newest version and round.
+    Serve(serve::ServeArgs),
+    /// Print the default `serve` configuration, every key commented.
+    DefaultConfig,
 }
 
 impl Cli {
@@ -39,6 +70,11 @@ impl Cli {
         match self.command {
             Command::Certs(args) => certs::run(&args),
             Command::Models(args) => models::run(args),
+            Command::Serve(args) => serve::run(&args),
+            Command::DefaultConfig => {
+                print!("{}", crate::config::DEFAULT_CONFIG);
+                Ok(())
+            }
         }
     }
 }

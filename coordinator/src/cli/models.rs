@@ -1,7 +1,7 @@
 //! `coordinator models`: the operator's view of the model registry.
 
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -9,7 +9,7 @@ use comfy_table::presets::UTF8_BORDERS_ONLY;
 use comfy_table::{CellAlignment, Table};
 
 use crate::registry::error::RegistryError;
-use crate::registry::manifest::{Manifest, version_label, version_name};
+use crate::registry::manifest::{Manifest, rfc3339, version_label, version_name};
 use crate::registry::store::Registry;
 
 /// Arguments of `coordinator models`.
@@ -141,13 +141,7 @@ fn parse_version(s: &str) -> Result<u64, String> {
 
 /// The current time for a manifest, in UTC to the second.
 fn now_rfc3339() -> anyhow::Result<String> {
-    let since_epoch = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .context("the system clock is before 1970")?;
-    let secs = i64::try_from(since_epoch.as_secs()).context("the system clock is out of range")?;
-    let time =
-        chrono::DateTime::from_timestamp(secs, 0).context("the system clock is out of range")?;
-    Ok(time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    rfc3339(SystemTime::now()).context("the system clock is before 1970 or out of range")
 }
 
 #[cfg(test)]

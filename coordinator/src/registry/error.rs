@@ -8,7 +8,7 @@ use super::manifest::{FORMAT, version_label, version_name};
 
 /// A registry operation failed.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum RegistryError {
+pub enum RegistryError {
     /// The file system refused.
     #[error("cannot {action} {}: {source}", path.display())]
     Io {

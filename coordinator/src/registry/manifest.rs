@@ -85,6 +85,15 @@ pub(crate) fn parse_version_name(name: &str) -> Option<u64> {
     (version_name(version) == name).then_some(version)
 }
 
+/// `at` as a manifest's `created_at`: RFC 3339 in UTC, to the second. `None` for a time
+/// before 1970 or beyond chrono's range, i.e. a broken system clock.
+pub(crate) fn rfc3339(at: std::time::SystemTime) -> Option<String> {
+    let since_epoch = at.duration_since(std::time::UNIX_EPOCH).ok()?;
+    let secs = i64::try_from(since_epoch.as_secs()).ok()?;
+    let time = chrono::DateTime::from_timestamp(secs, 0)?;
+    Some(time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
 /// Sum of sample counts, as recorded in [`Manifest::total_samples`].
 pub(crate) fn total_samples(contributors: &[Contributor]) -> u64 {
     contributors

@@ -22,9 +22,6 @@
 //! match the manifest's size and CRC-32, so a crash or bit rot can make the registry
 //! refuse to start but never make it serve a half-written or corrupted model.
 
-// The round engine that publishes through it lands with the coordinator server.
-#![allow(dead_code)]
-
 mod durable;
 pub(crate) mod error;
 pub(crate) mod manifest;

@@ -1,0 +1,64 @@
+//! `coordinator serve`: the federation server, configured by one TOML file.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::config::ServeConfig;
+use crate::server::Coordinator;
+
+/// Options of `coordinator serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// The configuration file (TOML). `coordinator default-config` prints every key with
+    /// its default; relative paths in it are relative to the file.
+    #[arg(long, value_name = "FILE", env = "COORDINATOR_CONFIG")]
+    config: PathBuf,
+}
+
+pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<()> {
+    let config = ServeConfig::load(&args.config)
+        .with_context(|| format!("invalid configuration {}", args.config.display()))?;
+    let (ca, identity) = config.credentials()?;
+    let options = config.options()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let handle = Coordinator::start(options, &ca, &identity).await?;
+        let mut stdout = std::io::stdout();
+        writeln!(stdout, "listening on {}", handle.local_addr())?;
+        stdout.flush()?;
+        tokio::select! {
+            signal = stop_signal() => {
+                signal?;
+                tracing::info!("stop requested; shutting down");
+            }
+            () = handle.finished() => tracing::info!("ran rounds.max_rounds rounds; shutting down"),
+        }
+        handle.shutdown().await;
+        Ok(())
+    })
+}
+
+/// Ctrl-C, or SIGTERM (what Kubernetes sends before killing a pod).
+async fn stop_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("cannot watch for SIGTERM")?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.context("cannot watch for Ctrl-C"),
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c()
+            .await
+            .context("cannot watch for Ctrl-C")
+    }
+}
