@@ -3,10 +3,10 @@
 //! of a fleet that has no model yet. The coordinator and the agents both derive the
 //! architecture from the same configuration through here, so they cannot disagree on it.
 
-use super::artifact::{Algo, TrainConfig, TrainedNetwork};
+use super::artifact::{Algo, TrainConfig, TrainedNetwork, build_network};
 use super::device::inference_device;
 use super::network::{ActorCritic, QNetwork};
-use super::params::flatten;
+use super::params::{ParamLengthError, flatten, unflatten};
 use crate::env::OBSERVATION_LEN;
 use crate::proto::{ModelArchitecture, ModelKind};
 
@@ -69,6 +69,29 @@ pub fn network_weights(network: &TrainedNetwork) -> Vec<f32> {
     }
 }
 
+/// The network `weights` (laid out as [`flatten`] reads them) stand for, ready for
+/// inference: a global model or a fine-tune turned back into something that can act.
+pub fn network_from_weights(
+    algo: Algo,
+    cfg: &TrainConfig,
+    weights: &[f32],
+) -> Result<TrainedNetwork, ParamLengthError> {
+    Ok(match build_network(algo, cfg, &inference_device()) {
+        TrainedNetwork::Dqn(n) => TrainedNetwork::Dqn(unflatten(n, weights)?),
+        TrainedNetwork::Ppo(n) => TrainedNetwork::Ppo(unflatten(n, weights)?),
+    })
+}
+
+/// How many of the first flat weights belong to the feature extractor that fine-tuning
+/// can freeze: the extractor is visited first in both networks, so it is a prefix of the
+/// layout and the head is the rest.
+pub fn extractor_len(algo: Algo, cfg: &TrainConfig) -> usize {
+    match build_network(algo, cfg, &inference_device()) {
+        TrainedNetwork::Dqn(n) => n.extractor_params().len(),
+        TrainedNetwork::Ppo(n) => n.extractor_params().len(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,6 +113,23 @@ mod tests {
             dqn,
             ModelArchitecture::dense(ModelKind::Dqn, dqn.layers.clone())
         );
+    }
+
+    #[test]
+    fn weights_come_back_as_the_same_network_and_the_extractor_leads_the_layout() {
+        let cfg = TrainConfig::default();
+        let model = defaults::load(Algo::Dqn).unwrap();
+        let weights = network_weights(&model.network);
+        let net = network_from_weights(Algo::Dqn, &cfg, &weights).unwrap();
+        assert_eq!(network_weights(&net), weights);
+        assert!(network_from_weights(Algo::Dqn, &cfg, &weights[1..]).is_err());
+        // 12·256+256 + 256·256+256 for both learners' default extractors.
+        assert_eq!(extractor_len(Algo::Dqn, &cfg), 69_120);
+        assert_eq!(extractor_len(Algo::Ppo, &cfg), 69_120);
+        let TrainedNetwork::Dqn(q) = net else {
+            panic!("a DQN network")
+        };
+        assert_eq!(q.extractor_params(), weights[..69_120].to_vec());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Learning agents on burn: the networks, parameter flattening (for federation and
 //! transfer), double DQN, PPO with GAE, and the episode loop that trains them on the
-//! simulator.
+//! simulator, and transfer learning from a trained model to a new workload.
 //!
 //! Learners are deterministic for a seed: parameters are initialised and dropout masks
 //! drawn from the learner's own generator, experience comes from the seeded simulator,
@@ -18,6 +18,7 @@ pub mod policy;
 pub mod ppo;
 pub mod replay;
 pub mod schedule;
+pub mod transfer;
 
 #[cfg(test)]
 mod test_support;

@@ -27,6 +27,20 @@ impl LearnedPolicy {
         }
     }
 
+    /// Wraps a network that is not (yet) a saved model, e.g. a federated or fine-tuned
+    /// one being evaluated; `actions` must be the action set it was trained with.
+    pub fn from_network(
+        name: impl Into<String>,
+        network: TrainedNetwork,
+        actions: ActionSpace,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            network,
+            actions,
+        }
+    }
+
     /// The network's raw outputs for one observation: Q-values or action logits.
     pub fn scores(&self, observation: &Observation) -> Vec<f32> {
         let x = Tensor::<2>::from_data(

@@ -5,7 +5,7 @@ use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
 
 use super::device::training_device;
-use super::dqn::{DqnConfig, DqnLearner, train_dqn};
+use super::dqn::{DqnConfig, DqnLearner, continue_dqn, train_dqn};
 use super::episodes::EpisodeCycle;
 use super::network::{ActorCritic, QNetwork};
 use super::params::{flatten, unflatten};
@@ -123,4 +123,50 @@ fn dqn_training_is_deterministic_for_a_seed() {
     };
     assert_eq!(run(3), run(3));
     assert_ne!(run(3), run(4));
+}
+
+#[test]
+fn a_frozen_dqn_extractor_stays_put_while_the_head_learns() {
+    let (cfg, scenario) = tiny_task();
+    let mut episodes = EpisodeCycle::new(cfg, vec![scenario], 5).unwrap();
+    // Three hidden layers, so the head holds a hidden layer of its own as in the default
+    // 256-256-128 network, and a target sync every 100 steps so several happen frozen.
+    let c = DqnConfig {
+        learning_starts: 50,
+        target_update_interval: 100,
+        hidden: vec![32, 32, 16],
+        dropout: vec![0.2, 0.1, 0.0],
+        ..tiny_dqn_config()
+    };
+    // Train first so Adam holds momentum for the extractor: freezing must stop that too.
+    let (mut learner, _) = train_dqn(c.clone(), &mut episodes, 3, 300, 5, |_, _| {});
+    let before = learner.network();
+    let initial = DqnLearner::new(c, 3, 300, 5).network();
+    assert_ne!(
+        before.extractor_params(),
+        initial.extractor_params(),
+        "unfrozen, the extractor trains"
+    );
+    // 12·32+32 + 32·32+32: the first two layers, at the front of the flat layout.
+    assert_eq!(before.extractor_params().len(), 1_472);
+    assert_eq!(
+        before.extractor_params(),
+        flatten(&before)[..1_472].to_vec()
+    );
+    learner.freeze_extractor();
+    assert!(learner.is_extractor_frozen());
+    let (learner, _) = continue_dqn(learner, &mut episodes, 250, |_, _| {});
+    assert_eq!(learner.steps(), 550);
+    let after = learner.network();
+    assert_eq!(after.extractor_params(), before.extractor_params());
+    assert_ne!(
+        flatten(&after)[1_472..],
+        flatten(&before)[1_472..],
+        "the head should have moved"
+    );
+    // The last hard update ran at step 500, after the freeze: the target's extractor is
+    // the frozen one, and its head a recent copy of the online head.
+    let target = learner.target_network();
+    assert_eq!(target.extractor_params(), before.extractor_params());
+    assert_ne!(flatten(&target)[1_472..], flatten(&before)[1_472..]);
 }

@@ -33,6 +33,7 @@ pub struct DqnLearner {
     steps: u64,
     epsilon: LinearSchedule,
     batch: Vec<Transition>,
+    frozen: bool,
 }
 
 impl DqnLearner {
@@ -94,7 +95,31 @@ impl DqnLearner {
             rng,
             steps: 0,
             epsilon,
+            frozen: false,
         }
+    }
+
+    /// Stops training the Q-network's feature extractor (see [`QNetwork`]); only the head
+    /// learns from here on. Used to fine-tune a transferred model on a new workload
+    /// without overwriting the features it brought along.
+    ///
+    /// The target network needs no freezing of its own: it is only ever a copy of the
+    /// online network, so once the next hard update has run (at once, for a learner made
+    /// by [`Self::from_weights`] and frozen before training) its extractor is the frozen
+    /// one too.
+    pub fn freeze_extractor(&mut self) {
+        self.online = self.online.clone().freeze_extractor();
+        self.frozen = true;
+    }
+
+    /// Whether [`Self::freeze_extractor`] was called.
+    pub fn is_extractor_frozen(&self) -> bool {
+        self.frozen
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &DqnConfig {
+        &self.cfg
     }
 
     /// Environment steps observed so far.
@@ -188,6 +213,12 @@ impl DqnLearner {
     pub fn network(&self) -> QNetwork {
         self.acting.clone()
     }
+
+    /// The target network, for tests that check it follows the online one.
+    #[cfg(test)]
+    pub(crate) fn target_network(&self) -> QNetwork {
+        self.target.clone()
+    }
 }
 
 impl std::fmt::Debug for DqnLearner {
@@ -196,6 +227,7 @@ impl std::fmt::Debug for DqnLearner {
             .field("steps", &self.steps)
             .field("epsilon", &self.epsilon())
             .field("replay", &self.replay.len())
+            .field("frozen", &self.frozen)
             .finish_non_exhaustive()
     }
 }

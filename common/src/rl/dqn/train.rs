@@ -1,5 +1,7 @@
 //! The DQN training loop over simulated episodes.
 
+use std::ops::ControlFlow;
+
 use super::config::DqnConfig;
 use super::learner::DqnLearner;
 use crate::env::Observation;
@@ -14,14 +16,40 @@ pub fn train_dqn(
     actions: usize,
     timesteps: u64,
     seed: u64,
+    on_step: impl FnMut(&DqnLearner, &[EpisodeStats]),
+) -> (DqnLearner, Vec<EpisodeStats>) {
+    let learner = DqnLearner::new(cfg, actions, timesteps, seed);
+    continue_dqn(learner, episodes, timesteps, on_step)
+}
+
+/// Trains an existing learner (transferred weights, a frozen extractor) for `timesteps`
+/// more environment steps; otherwise as [`train_dqn`]. The replay buffer and the ε
+/// schedule carry on from where the learner is.
+pub fn continue_dqn(
+    learner: DqnLearner,
+    episodes: &mut EpisodeCycle,
+    timesteps: u64,
     mut on_step: impl FnMut(&DqnLearner, &[EpisodeStats]),
 ) -> (DqnLearner, Vec<EpisodeStats>) {
-    let mut learner = DqnLearner::new(cfg, actions, timesteps, seed);
+    run_dqn(learner, episodes, timesteps, |l, s| {
+        on_step(l, s);
+        ControlFlow::Continue(())
+    })
+}
+
+/// [`continue_dqn`] that stops early, after the step on which `on_step` breaks.
+pub(crate) fn run_dqn(
+    mut learner: DqnLearner,
+    episodes: &mut EpisodeCycle,
+    timesteps: u64,
+    mut on_step: impl FnMut(&DqnLearner, &[EpisodeStats]) -> ControlFlow<()>,
+) -> (DqnLearner, Vec<EpisodeStats>) {
+    let end = learner.steps() + timesteps;
     let mut stats = Vec::new();
     let (mut env, mut id) = episodes.next_env();
     let mut obs: Observation = *env.observation();
     let (mut ret, mut len) = (0.0, 0u64);
-    while learner.steps() < timesteps {
+    while learner.steps() < end {
         let action = learner.act(&obs.0, true);
         let step = env.step(action);
         ret += step.reward;
@@ -46,7 +74,9 @@ pub fn train_dqn(
             ret = 0.0;
             len = 0;
         }
-        on_step(&learner, &stats);
+        if on_step(&learner, &stats).is_break() {
+            break;
+        }
     }
     (learner, stats)
 }

@@ -9,6 +9,11 @@ use super::dropout::dropout;
 use super::init::{ParamIds, linear};
 
 /// `12 → 256 → 256 → 128 → |A|` with ReLU by default; dropout only in training.
+///
+/// The first [`QNetwork::EXTRACTOR_LAYERS`] hidden layers (`12 → 256 → 256`) are its
+/// feature extractor, the same span PPO's actor-critic shares between its heads; the
+/// rest (`256 → 128 → |A|`) is the head. The split is by index rather than by field so
+/// that the burn record and the flat parameter layout stay those of the shipped models.
 #[derive(Module, Debug)]
 pub struct QNetwork {
     hidden: Vec<Linear>,
@@ -16,6 +21,9 @@ pub struct QNetwork {
 }
 
 impl QNetwork {
+    /// Hidden layers that form the feature extractor (all of them if there are fewer).
+    pub const EXTRACTOR_LAYERS: usize = 2;
+
     /// A network with the given layer widths, initialised from `rng`.
     pub fn new(
         input: usize,
@@ -35,6 +43,30 @@ impl QNetwork {
             hidden: layers,
             head: linear(width, actions, 1.0, rng, device, &mut ids),
         }
+    }
+
+    /// Stops gradients from reaching the feature extractor, so fine-tuning adapts the head
+    /// to a new workload without forgetting the features the fleet learned. Optimiser
+    /// state for the extractor is not consulted again: a parameter without a gradient is
+    /// not stepped.
+    pub fn freeze_extractor(mut self) -> Self {
+        let n = self.extractor_len();
+        self.hidden = std::mem::take(&mut self.hidden)
+            .into_iter()
+            .enumerate()
+            .map(|(i, layer)| if i < n { layer.freeze() } else { layer })
+            .collect();
+        self
+    }
+
+    /// The extractor's parameters, flattened; they are the first
+    /// `extractor_params().len()` values of [`crate::rl::params::flatten`] of the network.
+    pub fn extractor_params(&self) -> Vec<f32> {
+        crate::rl::params::flatten(&self.hidden[..self.extractor_len()].to_vec())
+    }
+
+    fn extractor_len(&self) -> usize {
+        Self::EXTRACTOR_LAYERS.min(self.hidden.len())
     }
 
     /// Q-values, `[batch, actions]`, without dropout.

@@ -13,6 +13,7 @@ pub use gae::gae;
 pub use learner::{PpoLearner, PpoStats, action_probabilities};
 pub use loss::{LossInputs, PpoLoss, normalize_advantages, ppo_loss};
 pub use rollout::RolloutStep;
+pub(crate) use train::run_ppo;
 pub use train::{continue_ppo, train_ppo};
 
 #[cfg(test)]

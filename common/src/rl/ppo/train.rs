@@ -1,5 +1,7 @@
 //! The PPO training loop over simulated episodes.
 
+use std::ops::ControlFlow;
+
 use super::config::PpoConfig;
 use super::learner::PpoLearner;
 use super::rollout::RolloutStep;
@@ -29,10 +31,23 @@ pub fn train_ppo(
 /// unfinished rollout are dropped: their episode cannot be resumed, and GAE would
 /// otherwise run on from them into the first new episode.
 pub fn continue_ppo(
-    mut learner: PpoLearner,
+    learner: PpoLearner,
     episodes: &mut EpisodeCycle,
     timesteps: u64,
     mut on_step: impl FnMut(&PpoLearner, &[EpisodeStats]),
+) -> (PpoLearner, Vec<EpisodeStats>) {
+    run_ppo(learner, episodes, timesteps, |l, s| {
+        on_step(l, s);
+        ControlFlow::Continue(())
+    })
+}
+
+/// [`continue_ppo`] that stops early, after the step on which `on_step` breaks.
+pub(crate) fn run_ppo(
+    mut learner: PpoLearner,
+    episodes: &mut EpisodeCycle,
+    timesteps: u64,
+    mut on_step: impl FnMut(&PpoLearner, &[EpisodeStats]) -> ControlFlow<()>,
 ) -> (PpoLearner, Vec<EpisodeStats>) {
     learner.drop_partial_rollout();
     let end = learner.steps() + timesteps;
@@ -67,7 +82,9 @@ pub fn continue_ppo(
             ret = 0.0;
             len = 0;
         }
-        on_step(&learner, &stats);
+        if on_step(&learner, &stats).is_break() {
+            break;
+        }
     }
     (learner, stats)
 }
