@@ -21,7 +21,7 @@ mod workload;
 pub use error::TransferError;
 pub use fine_tune::{Exploration, FineTuneSpec, FineTuned, fine_tune, fine_tune_with_progress};
 pub use race::{CurvePoint, Race, RaceSpec, Start, steps_to_reach};
-pub use workload::{Score, Workload, evaluate_hpa, evaluate_weights};
+pub use workload::{Score, Workload, evaluate_hpa, evaluate_oracle, evaluate_weights};
 
 #[cfg(test)]
 mod tests;

@@ -192,11 +192,13 @@ fn hpa_level_means_no_dearer_and_at_most_the_tolerance_less_compliant() {
         cost: 10.0,
         slo_compliance: 0.95,
         error_rate: 0.01,
+        p95_ms: 150.0,
     };
     let at = |cost, slo_compliance| Score {
         cost,
         slo_compliance,
         error_rate: 0.0,
+        p95_ms: 100.0,
     };
     assert!(at(10.0, 0.95).reaches(&hpa, 0.0));
     assert!(at(9.0, 0.945).reaches(&hpa, 0.01));
@@ -251,4 +253,21 @@ fn bad_input_is_refused_with_a_reason() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("evaluation"), "{e}");
+}
+
+#[test]
+fn the_oracle_is_the_floor_of_a_workload() {
+    let env = EnvConfig::default();
+    let spike = Workload {
+        scenarios: vec![pattern(PatternKind::SuddenSpike, &env)],
+        seeds: vec![1, 2],
+    };
+    let hpa = evaluate_hpa(&env, &spike).unwrap();
+    let oracle = evaluate_oracle(&env, &spike).unwrap();
+    assert!(oracle.cost < hpa.cost, "{oracle:?} vs {hpa:?}");
+    assert!(oracle.slo_compliance >= 0.99, "{oracle:?}");
+    assert!(
+        oracle.p95_ms > 0.0 && oracle.p95_ms < hpa.p95_ms,
+        "{oracle:?} vs {hpa:?}"
+    );
 }

@@ -3,12 +3,13 @@
 
 use crate::env::EnvConfig;
 use crate::error::ConfigError;
-use crate::policy::{Hpa, Policy};
+use crate::policy::{Hpa, Oracle, Policy};
 use crate::rl::artifact::{Algo, TrainConfig};
 use crate::rl::fleet_model::network_from_weights;
 use crate::rl::policy::LearnedPolicy;
 use crate::scenario::Scenario;
-use crate::scorecard::{ScoreRow, run_policy};
+use crate::scorecard::{RunRecord, ScoreRow, run_policy};
+use crate::sim::SimConfig;
 
 use super::TransferError;
 
@@ -46,6 +47,8 @@ pub struct Score {
     pub slo_compliance: f64,
     /// Mean over runs of failed / arrived requests.
     pub error_rate: f64,
+    /// Mean over runs of the run's p95 latency, milliseconds.
+    pub p95_ms: f64,
 }
 
 impl Score {
@@ -63,38 +66,70 @@ pub(super) fn evaluate_policy(
     env: &EnvConfig,
     workload: &Workload,
 ) -> Result<Score, ConfigError> {
+    evaluate_each(workload, &env.sim, |scenario, seed| {
+        play(policy, env, scenario, seed)
+    })
+}
+
+/// One held-out episode.
+fn play(
+    policy: &mut dyn Policy,
+    env: &EnvConfig,
+    scenario: &Scenario,
+    seed: u64,
+) -> Result<RunRecord, ConfigError> {
+    run_policy(
+        policy,
+        env,
+        scenario.name(),
+        scenario.arrivals(seed),
+        seed,
+        Scenario::sim_seed(seed),
+    )
+}
+
+/// Sums what `run` makes of every episode of `workload`; a policy that needs building
+/// per episode (the oracle must know its arrivals) is built inside `run`.
+fn evaluate_each(
+    workload: &Workload,
+    sim: &SimConfig,
+    mut run: impl FnMut(&Scenario, u64) -> Result<RunRecord, ConfigError>,
+) -> Result<Score, ConfigError> {
     workload.validate()?;
     let mut total = Score {
         cost: 0.0,
         slo_compliance: 0.0,
         error_rate: 0.0,
+        p95_ms: 0.0,
     };
     let mut runs = 0.0;
     for scenario in &workload.scenarios {
         for &seed in &workload.seeds {
-            let run = run_policy(
-                policy,
-                env,
-                scenario.name(),
-                scenario.arrivals(seed),
-                seed,
-                Scenario::sim_seed(seed),
-            )?;
-            let row = ScoreRow::from_run(&run, &env.sim);
+            let row = ScoreRow::from_run(&run(scenario, seed)?, sim);
             total.cost += row.cost;
             total.slo_compliance += row.slo_compliance;
             total.error_rate += row.error_rate;
+            total.p95_ms += row.p95_ms;
             runs += 1.0;
         }
     }
     total.slo_compliance /= runs;
     total.error_rate /= runs;
+    total.p95_ms /= runs;
     Ok(total)
 }
 
 /// The Kubernetes HPA (70 % CPU) on `workload`: the bar a transfer has to clear.
 pub fn evaluate_hpa(env: &EnvConfig, workload: &Workload) -> Result<Score, ConfigError> {
     evaluate_policy(&mut Hpa::default(), env, workload)
+}
+
+/// The clairvoyant oracle on `workload`: the floor no autoscaler can beat.
+pub fn evaluate_oracle(env: &EnvConfig, workload: &Workload) -> Result<Score, ConfigError> {
+    evaluate_each(workload, &env.sim, |scenario, seed| {
+        let mut oracle = Oracle::new(scenario.arrivals(seed), &env.sim);
+        play(&mut oracle, env, scenario, seed)
+    })
 }
 
 /// The network `weights` stand for, acting greedily on `workload`.
