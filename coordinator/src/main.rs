@@ -7,6 +7,7 @@
 mod aggregate;
 mod cli;
 mod registry;
+mod transfer;
 
 use clap::Parser;
 

@@ -140,7 +140,7 @@ fn parse_version(s: &str) -> Result<u64, String> {
 }
 
 /// The current time for a manifest, in UTC to the second.
-fn now_rfc3339() -> anyhow::Result<String> {
+pub(super) fn now_rfc3339() -> anyhow::Result<String> {
     let since_epoch = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .context("the system clock is before 1970")?;
