@@ -11,6 +11,7 @@ pub mod config;
 mod registry;
 mod round;
 pub mod server;
+mod transfer;
 
 pub use aggregate::rejection::{Reason, RejectionCounts};
 pub use aggregate::round::{AggregationConfig, ConfigError as AggregationConfigError};

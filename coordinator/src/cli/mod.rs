@@ -1,6 +1,7 @@
 //! Command-line interface: one file per subcommand, this one only dispatching.
 
 mod certs;
+mod fine_tune;
 pub(crate) mod logging;
 mod models;
 mod serve;
@@ -62,6 +63,19 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Print the default `serve` configuration, every key commented.
     DefaultConfig,
+    /// Fine-tune a registry version for one workload and publish it as that workload's
+    /// model (transfer learning).
+    ///
+    /// Trains from the base version's weights on the workload's traffic (named scenarios
+    /// or a trace), by default with the feature extractor frozen so only the head
+    /// adapts; prints the tuned model against its base and the HPA on held-out episodes;
+    /// and publishes it as a new version with the base as parent, tagged and marked
+    /// `fine_tuned_for` the workload. Rounds keep building on the fleet line; agents
+    /// whose hello carries the tag receive the fine-tune. Like `models rollback`, run it
+    /// while the coordinator is stopped. Example:
+    ///   coordinator fine-tune --registry models --base latest --scenario flash_crowd --steps 50000 --tag shop
+    ///   coordinator fine-tune --registry models --base 7 --trace nasa.csv --start 0d --duration 7d --eval-start 14d --steps 50000 --tag nasa
+    FineTune(Box<fine_tune::FineTuneArgs>),
 }
 
 impl Cli {
@@ -75,6 +89,7 @@ impl Cli {
                 print!("{}", crate::config::DEFAULT_CONFIG);
                 Ok(())
             }
+            Command::FineTune(args) => fine_tune::run(*args),
         }
     }
 }

@@ -140,7 +140,7 @@ fn parse_version(s: &str) -> Result<u64, String> {
 }
 
 /// The current time for a manifest, in UTC to the second.
-fn now_rfc3339() -> anyhow::Result<String> {
+pub(super) fn now_rfc3339() -> anyhow::Result<String> {
     rfc3339(SystemTime::now()).context("the system clock is before 1970 or out of range")
 }
 
