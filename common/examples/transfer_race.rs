@@ -10,7 +10,9 @@
 //! ```
 //!
 //! A trace plays the same for every seed, so the evaluation window must differ from the
-//! training window for the judgement to be on held-out traffic.
+//! training window for the judgement to be on held-out traffic. `--scenario NAME
+//! [--duration 6h] [--peak-rps R]` races on a named pattern instead, training on training
+//! seeds and judging on seeds 1–3.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
