@@ -1,5 +1,7 @@
 //! Command-line interface: one file per subcommand, this one only dispatching.
 
+mod bench;
+mod bench_agents;
 mod certs;
 pub(crate) mod logging;
 mod models;
@@ -27,7 +29,7 @@ pub fn main() -> std::process::ExitCode {
 /// offers each round to a sample of the connected agents, aggregates their updates
 /// (FedAvg, trimmed mean or median) and publishes every new global model to a versioned
 /// registry and to the agents. `certs` mints development certificates, `models` manages
-/// the registry.
+/// the registry, `bench` measures round time and memory.
 ///
 /// Quick start:
 ///   coordinator certs --out certs --clusters a,b --san localhost --san 127.0.0.1
@@ -62,6 +64,16 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Print the default `serve` configuration, every key commented.
     DefaultConfig,
+    /// Measure round time and coordinator memory over real QUIC + mutual TLS on loopback,
+    /// with agents in a child process that answer every offer at once (framework cost
+    /// only, no training).
+    ///
+    /// Example:
+    ///   coordinator bench --agents 50 --params 100000 --rounds 10 --format json
+    Bench(bench::BenchArgs),
+    /// The benchmark's agents (started by `bench`, not meant to be run by hand).
+    #[command(hide = true)]
+    BenchAgents(bench_agents::BenchAgentsArgs),
 }
 
 impl Cli {
@@ -75,6 +87,8 @@ impl Cli {
                 print!("{}", crate::config::DEFAULT_CONFIG);
                 Ok(())
             }
+            Command::Bench(args) => bench::run(&args),
+            Command::BenchAgents(args) => bench_agents::run(&args),
         }
     }
 }

@@ -51,6 +51,11 @@ pub struct ServerLimits {
     /// the 100k-parameter DQN. Further messages wait, and QUIC flow control keeps their
     /// bytes at the agents, so coordinator memory does not grow with the fleet.
     pub receive_budget_bytes: usize,
+    /// Unread bytes each agent may send ahead (QUIC flow control, per stream and per
+    /// connection). Default 256 KiB: an agent waiting for the receive budget parks at
+    /// most this much here (50 agents, 12.5 MiB), while one agent still moves about 5
+    /// MB/s over a 50 ms round trip and far more on a LAN.
+    pub receive_window_bytes: u32,
 }
 
 impl Default for ServerLimits {
@@ -58,6 +63,7 @@ impl Default for ServerLimits {
         Self {
             hello_timeout: Duration::from_secs(10),
             receive_budget_bytes: 32 << 20,
+            receive_window_bytes: 256 << 10,
         }
     }
 }
