@@ -204,7 +204,7 @@ pub struct TransportSection {
         deserialize_with = "deserialize_duration"
     )]
     pub hello_timeout: Duration,
-    /// Memory for messages being received and decoded, in MiB. Default 32.
+    /// Memory for messages being received and decoded, in MiB. Default 16.
     pub receive_budget_mib: u32,
     /// Unread bytes each agent may send ahead, in KiB (QUIC flow control). Default 256.
     pub receive_window_kib: u32,
@@ -220,7 +220,7 @@ impl Default for TransportSection {
             max_concurrent_streams: transport.max_concurrent_streams,
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             hello_timeout: limits.hello_timeout,
-            receive_budget_mib: u32::try_from(limits.receive_budget_bytes >> 20).unwrap_or(32),
+            receive_budget_mib: u32::try_from(limits.receive_budget_bytes >> 20).unwrap_or(16),
             receive_window_kib: limits.receive_window_bytes >> 10,
         }
     }
