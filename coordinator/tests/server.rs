@@ -272,3 +272,32 @@ async fn connect_without_certificate(fleet: &Fleet) -> Option<quinn::Connection>
         .expect("a connection attempt");
     within("handshake", connecting).await.ok()
 }
+
+#[tokio::test]
+async fn an_oversized_or_overlong_message_is_refused_and_the_agent_told() {
+    let fleet = Fleet::start(policy(5)).await;
+    let (agent, _) = fleet.join("alpha").await;
+    let mut send = agent.connection.open_uni().await.unwrap();
+    // A length prefix announcing 4 GiB: refused on its first four bytes.
+    let _ = send.write_all(&[0xFF, 0xFF, 0xFF, 0xFF, 0, 1, 2, 3]).await;
+    let _ = send.finish();
+    assert_eq!(agent.expect_error().await, ErrorCode::Invalid);
+
+    let mut frame = common::proto::encode(&Message::Error(common::proto::ErrorMessage::new(
+        ErrorCode::Internal,
+        "cannot train",
+    )))
+    .unwrap();
+    frame.extend_from_slice(b"and then some");
+    let mut send = agent.connection.open_uni().await.unwrap();
+    let _ = send.write_all(&frame).await;
+    let _ = send.finish();
+    assert_eq!(agent.expect_error().await, ErrorCode::Invalid);
+
+    // The connection is still good for the next message.
+    agent
+        .send(&Message::Update(support::update(1, 1, vec![0.0; PARAMS])))
+        .await;
+    assert_eq!(agent.expect_error().await, ErrorCode::WrongRound);
+    fleet.handle.shutdown().await;
+}

@@ -85,16 +85,36 @@ impl TransportSettings {
     }
 }
 
+/// How many bytes a receiver lets each peer send ahead of what it has read (QUIC flow
+/// control). quinn's defaults suit one fast transfer: 1.25 MB per stream and no limit per
+/// connection. A coordinator that reads a few agents' updates at a time while the rest
+/// wait wants far less, or every waiting agent parks a window's worth of data in its
+/// memory: 50 agents × 1.25 MB is 62 MB before a single update is decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReceiveWindows {
+    /// Unread bytes per stream.
+    pub stream: u32,
+    /// Unread bytes per connection, all streams together.
+    pub connection: u32,
+}
+
 /// A quinn server configuration over `tls` (see [`tls::server_config`]) with `settings`.
 pub fn quic_server_config(
     tls: rustls::ServerConfig,
     settings: &TransportSettings,
 ) -> Result<quinn::ServerConfig, EndpointError> {
+    server_config_with(tls, settings.transport_config()?)
+}
+
+fn server_config_with(
+    tls: rustls::ServerConfig,
+    transport: quinn::TransportConfig,
+) -> Result<quinn::ServerConfig, EndpointError> {
     let crypto = QuicServerConfig::try_from(tls).map_err(|e| TlsError::Config {
         reason: e.to_string(),
     })?;
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-    config.transport_config(Arc::new(settings.transport_config()?));
+    config.transport_config(Arc::new(transport));
     Ok(config)
 }
 
@@ -129,6 +149,41 @@ impl Listener {
         settings: TransportSettings,
     ) -> Result<Self, EndpointError> {
         let config = quic_server_config(tls::server_config(ca, identity)?, &settings)?;
+        Self::with_config(addr, ca, config, settings)
+    }
+
+    /// [`bind`](Self::bind), granting each agent only `windows` of unread data instead
+    /// of quinn's defaults, so the bytes agents can park in this process are bounded by
+    /// the number of agents times a small window.
+    pub fn bind_with_receive_windows(
+        addr: SocketAddr,
+        ca: &FleetCa,
+        identity: &Credentials,
+        settings: TransportSettings,
+        windows: ReceiveWindows,
+    ) -> Result<Self, EndpointError> {
+        if windows.stream == 0 || windows.connection < windows.stream {
+            return Err(EndpointError::Settings {
+                reason: format!(
+                    "receive windows of {} bytes per stream and {} per connection: the stream window must be positive and the connection window at least as large",
+                    windows.stream, windows.connection
+                ),
+            });
+        }
+        let mut transport = settings.transport_config()?;
+        transport
+            .stream_receive_window(VarInt::from_u32(windows.stream))
+            .receive_window(VarInt::from_u32(windows.connection));
+        let config = server_config_with(tls::server_config(ca, identity)?, transport)?;
+        Self::with_config(addr, ca, config, settings)
+    }
+
+    fn with_config(
+        addr: SocketAddr,
+        ca: &FleetCa,
+        config: quinn::ServerConfig,
+        settings: TransportSettings,
+    ) -> Result<Self, EndpointError> {
         let endpoint = Endpoint::server(config, addr)
             .map_err(|source| EndpointError::Bind { addr, source })?;
         Ok(Self {

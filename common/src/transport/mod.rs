@@ -28,7 +28,8 @@ pub mod tls;
 
 pub use endpoint::{
     AgentConnection, CLOSE_PROTOCOL_VIOLATION, CLOSE_SHUTDOWN, CLOSE_UNAUTHORIZED, Dialer,
-    Listener, PendingAgent, TransportSettings, quic_client_config, quic_server_config,
+    Listener, PendingAgent, ReceiveWindows, TransportSettings, quic_client_config,
+    quic_server_config,
 };
 pub use error::{
     AcceptError, ClusterIdError, ConnectError, EndpointError, HelloError, IdentityError,

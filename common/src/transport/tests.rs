@@ -549,3 +549,59 @@ fn settings_that_would_kill_idle_connections_are_refused() {
     };
     assert!(quic_server_config(tls(), &settings).is_err());
 }
+
+/// Small receive windows throttle a sender, they do not truncate: a model many windows
+/// long arrives whole, and windows that could never carry a stream are refused.
+#[tokio::test]
+async fn small_receive_windows_still_carry_a_large_message() {
+    let ca = DevCa::generate().unwrap();
+    let server = ca.issue_server(&[SERVER_NAME.into()]).unwrap();
+    let settings = TransportSettings::default();
+    let bad = ReceiveWindows {
+        stream: 64 * 1024,
+        connection: 1024,
+    };
+    assert!(matches!(
+        Listener::bind_with_receive_windows(
+            LOOPBACK,
+            &ca.fleet_ca(),
+            &server.credentials(),
+            settings,
+            bad
+        ),
+        Err(EndpointError::Settings { .. })
+    ));
+    let windows = ReceiveWindows {
+        stream: 16 * 1024,
+        connection: 16 * 1024,
+    };
+    let listener = Listener::bind_with_receive_windows(
+        LOOPBACK,
+        &ca.fleet_ca(),
+        &server.credentials(),
+        settings,
+        windows,
+    )
+    .unwrap();
+    let fleet = Fleet {
+        addr: listener.local_addr().unwrap(),
+        listener,
+        ca,
+    };
+    let dialer = fleet.dialer("alpha", settings);
+    let (agent, coordinator) = tokio::join!(dialer.connect(fleet.addr), fleet.authenticate_next());
+    let (agent, coordinator) = (agent.unwrap(), coordinator.unwrap());
+    let model = Message::GlobalModel(GlobalModel {
+        version: 1,
+        architecture: ModelArchitecture::dense(ModelKind::Dqn, vec![12, 256, 3]),
+        weights: (0..250_000).map(|i| i as f32).collect(),
+        tags: vec![],
+    });
+    push(
+        &agent,
+        coordinator.connection(),
+        model,
+        crate::proto::DEFAULT_MAX_FRAME_BYTES,
+    )
+    .await;
+}

@@ -269,18 +269,7 @@ impl Aggregator {
             });
         }
         check_metrics(&update.metrics)?;
-        let mut norm_sq = 0.0_f64;
-        for (index, d) in deltas(&update.payload, base).enumerate() {
-            let d = d.ok_or(Rejection::NonFinite { index })?;
-            // Buffered deltas are stored as f32, and the finished model is base + a mean
-            // of deltas: both must stay in range, or a finite update could write an
-            // infinity into the global model.
-            let fits = (d as f32).is_finite() && ((f64::from(base[index]) + d) as f32).is_finite();
-            if !fits {
-                return Err(Rejection::Overflow { index });
-            }
-            norm_sq += d * d;
-        }
+        let norm_sq = delta_norm_sq(&update.payload, base)?;
         Ok(norm_sq.sqrt())
     }
 
@@ -290,20 +279,32 @@ impl Aggregator {
             _ => 1.0,
         };
         // Validated already, so every delta is finite.
-        let clipped =
-            deltas(&update.payload, &self.spec.base_weights).map(|d| scale * d.unwrap_or(0.0));
+        let (values, relative) = payload_values(&update.payload);
+        let base = &self.spec.base_weights;
+        let delta = move |(&v, &b): (&f32, &f32)| delta_of(v, b, relative);
         match &mut self.fold {
             Fold::Streaming {
                 weighted_sum,
                 weight_total,
             } => {
                 let w = update.sample_count as f64;
-                for (sum, d) in weighted_sum.iter_mut().zip(clipped) {
-                    *sum += w * d;
+                let factor = w * scale;
+                for (sum, d) in weighted_sum
+                    .iter_mut()
+                    .zip(values.iter().zip(base.iter()).map(delta))
+                {
+                    *sum += factor * d;
                 }
                 *weight_total += w;
             }
-            Fold::Buffered { deltas } => deltas.push(clipped.map(|d| d as f32).collect()),
+            Fold::Buffered { deltas } => deltas.push(
+                values
+                    .iter()
+                    .zip(base.iter())
+                    .map(delta)
+                    .map(|d| (scale * d) as f32)
+                    .collect(),
+            ),
         }
         self.seen.insert(cluster_id.to_owned());
         self.total_samples = self.total_samples.saturating_add(update.sample_count);
@@ -335,25 +336,71 @@ impl Aggregator {
     }
 }
 
-/// The payload as a delta against `base`, in `f64` (so weights minus base cannot
-/// overflow), with `None` for a value that is not finite to begin with.
-fn deltas<'a>(
-    payload: &'a ModelPayload,
-    base: &'a [f32],
-) -> impl Iterator<Item = Option<f64>> + 'a {
-    let (values, relative) = match payload {
+/// The payload's values, and whether they are full weights (relative to the base) rather
+/// than a delta.
+fn payload_values(payload: &ModelPayload) -> (&[f32], bool) {
+    match payload {
         ModelPayload::Weights(w) => (w, true),
         ModelPayload::Delta(d) => (d, false),
-    };
-    values.iter().zip(base).map(move |(&v, &b)| {
-        if !v.is_finite() {
-            None
-        } else if relative {
-            Some(f64::from(v) - f64::from(b))
-        } else {
-            Some(f64::from(v))
+    }
+}
+
+/// One value as a delta against its base value, in `f64`, so weights minus base cannot
+/// overflow.
+#[inline]
+fn delta_of(value: f32, base: f32, relative: bool) -> f64 {
+    if relative {
+        f64::from(value) - f64::from(base)
+    } else {
+        f64::from(value)
+    }
+}
+
+/// Whether a delta may be folded: its value was finite to begin with, and neither the
+/// delta (buffered strategies store it as `f32`) nor base plus delta (the finished model
+/// is base plus a mean of deltas) leaves the `f32` range.
+#[inline]
+fn delta_fits(value: f32, base: f32, delta: f64) -> bool {
+    value.is_finite() & (delta as f32).is_finite() & ((f64::from(base) + delta) as f32).is_finite()
+}
+
+/// Values checked per block: a block whose values all fit is accepted in one branch, so
+/// the common all-good case runs without a branch per value; a block with a bad value is
+/// scanned again to name the first one.
+const BLOCK: usize = 256;
+
+/// The squared L2 norm of the payload's delta against `base` (same length), or the
+/// rejection for its first value that is not finite or would overflow.
+fn delta_norm_sq(payload: &ModelPayload, base: &[f32]) -> Result<f64, Rejection> {
+    let (values, relative) = payload_values(payload);
+    let mut norm_sq = 0.0_f64;
+    for (block, (vs, bs)) in values.chunks(BLOCK).zip(base.chunks(BLOCK)).enumerate() {
+        let mut fits = true;
+        // Four partial sums, so the additions need not wait for each other.
+        let mut lanes = [0.0_f64; 4];
+        for (i, (&v, &b)) in vs.iter().zip(bs).enumerate() {
+            let d = delta_of(v, b, relative);
+            fits &= delta_fits(v, b, d);
+            lanes[i % 4] += d * d;
         }
-    })
+        if !fits {
+            let start = block * BLOCK;
+            let (offset, (&v, _)) = vs
+                .iter()
+                .zip(bs)
+                .enumerate()
+                .find(|&(_, (&v, &b))| !delta_fits(v, b, delta_of(v, b, relative)))
+                .unwrap_or((0, (&f32::NAN, &0.0)));
+            let index = start + offset;
+            return Err(if v.is_finite() {
+                Rejection::Overflow { index }
+            } else {
+                Rejection::NonFinite { index }
+            });
+        }
+        norm_sq += (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+    }
+    Ok(norm_sq)
 }
 
 fn check_metrics(m: &LocalMetrics) -> Result<(), Rejection> {

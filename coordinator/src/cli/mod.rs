@@ -1,5 +1,7 @@
 //! Command-line interface: one file per subcommand, this one only dispatching.
 
+mod bench;
+mod bench_agents;
 mod certs;
 mod fine_tune;
 pub(crate) mod logging;
@@ -28,7 +30,7 @@ pub fn main() -> std::process::ExitCode {
 /// offers each round to a sample of the connected agents, aggregates their updates
 /// (FedAvg, trimmed mean or median) and publishes every new global model to a versioned
 /// registry and to the agents. `certs` mints development certificates, `models` manages
-/// the registry.
+/// the registry, `bench` measures round time and memory.
 ///
 /// Quick start:
 ///   coordinator certs --out certs --clusters a,b --san localhost --san 127.0.0.1
@@ -76,6 +78,16 @@ enum Command {
     ///   coordinator fine-tune --registry models --base latest --scenario flash_crowd --steps 50000 --tag shop
     ///   coordinator fine-tune --registry models --base 7 --trace nasa.csv --start 0d --duration 7d --eval-start 14d --steps 50000 --tag nasa
     FineTune(Box<fine_tune::FineTuneArgs>),
+    /// Measure round time and coordinator memory over real QUIC + mutual TLS on loopback,
+    /// with agents in a child process that answer every offer at once (framework cost
+    /// only, no training).
+    ///
+    /// Example:
+    ///   coordinator bench --agents 50 --params 100000 --rounds 10 --format json
+    Bench(bench::BenchArgs),
+    /// The benchmark's agents (started by `bench`, not meant to be run by hand).
+    #[command(hide = true)]
+    BenchAgents(bench_agents::BenchAgentsArgs),
 }
 
 impl Cli {
@@ -90,6 +102,8 @@ impl Cli {
                 Ok(())
             }
             Command::FineTune(args) => fine_tune::run(*args),
+            Command::Bench(args) => bench::run(&args),
+            Command::BenchAgents(args) => bench_agents::run(&args),
         }
     }
 }

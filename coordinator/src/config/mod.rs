@@ -204,8 +204,10 @@ pub struct TransportSection {
         deserialize_with = "deserialize_duration"
     )]
     pub hello_timeout: Duration,
-    /// Memory for messages being received and decoded, in MiB. Default 32.
+    /// Memory for messages being received and decoded, in MiB. Default 16.
     pub receive_budget_mib: u32,
+    /// Unread bytes each agent may send ahead, in KiB (QUIC flow control). Default 256.
+    pub receive_window_kib: u32,
 }
 
 impl Default for TransportSection {
@@ -218,7 +220,8 @@ impl Default for TransportSection {
             max_concurrent_streams: transport.max_concurrent_streams,
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             hello_timeout: limits.hello_timeout,
-            receive_budget_mib: u32::try_from(limits.receive_budget_bytes >> 20).unwrap_or(32),
+            receive_budget_mib: u32::try_from(limits.receive_budget_bytes >> 20).unwrap_or(16),
+            receive_window_kib: limits.receive_window_bytes >> 10,
         }
     }
 }
@@ -241,6 +244,7 @@ impl TransportSection {
             receive_budget_bytes: usize::try_from(self.receive_budget_mib)
                 .unwrap_or(usize::MAX)
                 .saturating_mul(1 << 20),
+            receive_window_bytes: self.receive_window_kib.saturating_mul(1 << 10),
         }
     }
 }
@@ -308,6 +312,15 @@ impl ServeConfig {
             return Err(ConfigError::Invalid {
                 field: "transport.hello_timeout",
                 reason: "must be positive".into(),
+            });
+        }
+        if t.receive_window_kib == 0 || t.receive_window_kib > 1 << 20 {
+            return Err(ConfigError::Invalid {
+                field: "transport.receive_window_kib",
+                reason: format!(
+                    "{} KiB is outside 1..=1048576; use e.g. 256",
+                    t.receive_window_kib
+                ),
             });
         }
         if t.receive_budget_mib == 0 {

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use common::transport::{Credentials, FleetCa, Listener};
+use common::transport::{Credentials, FleetCa, Listener, ReceiveWindows};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -70,7 +70,13 @@ impl Coordinator {
             version: fleet.version,
             bytes: frames::global_model(fleet.version, &architecture, &fleet.weights, &tags)?,
         };
-        let listener = Arc::new(Listener::bind(listen, ca, identity, transport)?);
+        let windows = ReceiveWindows {
+            stream: limits.receive_window_bytes,
+            connection: limits.receive_window_bytes,
+        };
+        let listener = Arc::new(Listener::bind_with_receive_windows(
+            listen, ca, identity, transport, windows,
+        )?);
         let local_addr =
             listener
                 .local_addr()

@@ -47,17 +47,24 @@ pub struct ServerLimits {
     pub hello_timeout: Duration,
     /// Bytes of incoming messages held at once, while they are read and decoded and
     /// until the engine has folded them (each reserves about twice its frame: the frame
-    /// and its decoded values). Default 32 MiB: four 1M-parameter updates or forty of
-    /// the 100k-parameter DQN. Further messages wait, and QUIC flow control keeps their
-    /// bytes at the agents, so coordinator memory does not grow with the fleet.
+    /// and its decoded values). Default 16 MiB: two 1M-parameter updates or twenty of
+    /// the 100k-parameter DQN, enough to keep two cores busy decoding. Further messages
+    /// wait, and QUIC flow control keeps their bytes at the agents, so coordinator memory
+    /// does not grow with the fleet.
     pub receive_budget_bytes: usize,
+    /// Unread bytes each agent may send ahead (QUIC flow control, per stream and per
+    /// connection). Default 256 KiB: an agent waiting for the receive budget parks at
+    /// most this much here (50 agents, 12.5 MiB), while one agent still moves about 5
+    /// MB/s over a 50 ms round trip and far more on a LAN.
+    pub receive_window_bytes: u32,
 }
 
 impl Default for ServerLimits {
     fn default() -> Self {
         Self {
             hello_timeout: Duration::from_secs(10),
-            receive_budget_bytes: 32 << 20,
+            receive_budget_bytes: 16 << 20,
+            receive_window_bytes: 256 << 10,
         }
     }
 }

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use common::proto::{CodecError, FRAME_HEADER_LEN, FrameDecoder, Message};
+use common::proto::{CodecError, Message, decode};
 use common::transport::{STREAM_REFUSED, StreamError};
 use quinn::RecvStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -62,67 +62,57 @@ impl ReceiveBudget {
 }
 
 /// Reads `recv` to its end and returns its one message with the budget reservation it
-/// holds. Refuses, and stops the stream, a frame over `max_frame_bytes` (on its prefix),
-/// a malformed payload and any byte after the frame, like
-/// [`read_message`](common::transport::read_message).
+/// holds. Refuses, and stops the stream, a frame over `max_frame_bytes` (on its prefix,
+/// before reserving or buffering anything), any byte beyond the announced length, and a
+/// malformed or truncated frame, like [`read_message`](common::transport::read_message).
+///
+/// Once the prefix has passed, the frame is collected into one buffer of exactly the
+/// announced size, so a large update is copied once on its way in, not once per growth
+/// step.
 pub(super) async fn read_message(
     recv: &mut RecvStream,
     max_frame_bytes: usize,
     budget: &ReceiveBudget,
 ) -> Result<(Message, Reservation), StreamError> {
-    let mut decoder = FrameDecoder::new(max_frame_bytes);
-    let mut prefix = [0_u8; PREFIX_LEN];
-    let mut prefix_len = 0;
-    let mut reservation = None;
-    let mut message = None;
+    let mut frame = Vec::new();
+    let mut total = None;
+    let mut reservation = Reservation { _permit: None };
     while let Some(chunk) = recv.read_chunk(READ_CHUNK, true).await? {
-        let bytes = &chunk.bytes[..];
-        if prefix_len < PREFIX_LEN {
-            let take = (PREFIX_LEN - prefix_len).min(bytes.len());
-            prefix[prefix_len..prefix_len + take].copy_from_slice(&bytes[..take]);
-            prefix_len += take;
-            if prefix_len == PREFIX_LEN {
+        let mut bytes = &chunk.bytes[..];
+        if total.is_none() {
+            let take = (PREFIX_LEN - frame.len()).min(bytes.len());
+            frame.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if let Ok(prefix) = <[u8; PREFIX_LEN]>::try_from(frame.as_slice()) {
                 let len = usize::try_from(u32::from_be_bytes(prefix)).unwrap_or(usize::MAX);
-                // An oversized frame is refused by the decoder below without reserving.
-                if len <= max_frame_bytes {
-                    reservation = Some(budget.reserve(len).await);
+                if len > max_frame_bytes {
+                    let _ = recv.stop(STREAM_REFUSED);
+                    return Err(CodecError::FrameTooLarge {
+                        len,
+                        limit: max_frame_bytes,
+                    }
+                    .into());
                 }
+                reservation = budget.reserve(len).await;
+                frame.reserve_exact(len);
+                total = Some(PREFIX_LEN + len);
             }
         }
-        if let Err(e) = take_chunk(&mut decoder, &mut message, bytes) {
-            let _ = recv.stop(STREAM_REFUSED);
-            return Err(e.into());
+        if let Some(total) = total {
+            let held = frame.len() + bytes.len();
+            if held > total {
+                let _ = recv.stop(STREAM_REFUSED);
+                return Err(CodecError::TrailingBytes {
+                    extra: held - total,
+                }
+                .into());
+            }
+            frame.extend_from_slice(bytes);
         }
     }
-    decoder.finish()?;
-    let message = message.ok_or(StreamError::Codec(CodecError::Truncated {
-        got: 0,
-        expected: FRAME_HEADER_LEN,
-    }))?;
-    let reservation = reservation.unwrap_or(Reservation { _permit: None });
+    // Checks the version and the length, and that the frame is complete.
+    let message = decode(&frame, max_frame_bytes)?;
     Ok((message, reservation))
-}
-
-/// Feeds one chunk; the first complete frame becomes the message, anything after it is
-/// an error.
-fn take_chunk(
-    decoder: &mut FrameDecoder,
-    message: &mut Option<Message>,
-    bytes: &[u8],
-) -> Result<(), CodecError> {
-    if message.is_some() {
-        return Err(CodecError::TrailingBytes { extra: bytes.len() });
-    }
-    decoder.push(bytes);
-    if let Some(decoded) = decoder.next_message()? {
-        if decoder.buffered() > 0 {
-            return Err(CodecError::TrailingBytes {
-                extra: decoder.buffered(),
-            });
-        }
-        *message = Some(decoded);
-    }
-    Ok(())
 }
 
 #[cfg(test)]
