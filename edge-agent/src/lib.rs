@@ -6,5 +6,6 @@
 pub mod cli;
 mod config;
 mod curve;
+pub mod federation;
 mod safety;
 mod table;
