@@ -7,5 +7,6 @@ pub mod cli;
 mod config;
 mod curve;
 pub mod federation;
+mod meter;
 mod safety;
 mod table;
