@@ -170,3 +170,37 @@ fn a_frozen_dqn_extractor_stays_put_while_the_head_learns() {
     assert_eq!(target.extractor_params(), before.extractor_params());
     assert_ne!(flatten(&target)[1_472..], flatten(&before)[1_472..]);
 }
+
+#[test]
+fn loading_weights_replaces_the_networks_and_keeps_the_experience() {
+    let (cfg, scenario) = tiny_task();
+    let c = DqnConfig {
+        learning_starts: 50,
+        hidden: vec![16, 16],
+        dropout: vec![0.0, 0.0],
+        ..tiny_dqn_config()
+    };
+    let mut episodes = EpisodeCycle::new(cfg, vec![scenario], 5).unwrap();
+    let (mut learner, _) = train_dqn(c.clone(), &mut episodes, 3, 200, 5, |_, _| {});
+    let trained = flatten(&learner.network());
+    let global = flatten(&DqnLearner::new(c.clone(), 3, 1_000, 99).network());
+    assert_ne!(trained, global);
+    let epsilon = learner.epsilon();
+
+    learner.load_weights(&global).unwrap();
+    assert_eq!(flatten(&learner.network()), global);
+    assert_eq!(learner.steps(), 200);
+    assert_eq!(learner.epsilon(), epsilon);
+    // It acts like a learner built from those weights.
+    let obs = [0.5; OBSERVATION_LEN];
+    let fresh = DqnLearner::from_weights(c, 3, 1_000, &global, 0).unwrap();
+    assert_eq!(learner.q_values(&obs), fresh.q_values(&obs));
+
+    let err = learner.load_weights(&global[1..]).unwrap_err();
+    assert_eq!(err.got, global.len() - 1);
+    assert_eq!(
+        flatten(&learner.network()),
+        global,
+        "a refused load changes nothing"
+    );
+}

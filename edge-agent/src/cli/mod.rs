@@ -1,4 +1,5 @@
-//! Command-line interface.
+//! The command-line interface of the `edge-agent` binary: argument parsing, logging set-up
+//! and dispatch to one module per command.
 
 mod evaluate;
 mod train;
@@ -15,7 +16,7 @@ pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
     #[command(flatten)]
-    pub(crate) log: LogArgs,
+    log: LogArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -39,7 +40,7 @@ enum Command {
 
 /// Logging options.
 #[derive(Debug, Args)]
-pub(crate) struct LogArgs {
+struct LogArgs {
     /// Log format on standard error.
     #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true, env = "EDGE_AGENT_LOG_FORMAT")]
     log_format: LogFormat,
@@ -54,8 +55,22 @@ enum LogFormat {
     Json,
 }
 
+/// Parses the command line, sets up logging and runs the command: the whole `edge-agent`
+/// program, kept here so the binary stays a one-liner.
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log);
+    match cli.run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Sends `tracing` events to standard error, so standard output stays machine-readable.
-pub(crate) fn init_logging(args: &LogArgs) {
+fn init_logging(args: &LogArgs) {
     let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
@@ -69,7 +84,7 @@ pub(crate) fn init_logging(args: &LogArgs) {
 
 impl Cli {
     /// Runs the chosen command.
-    pub(crate) fn run(self) -> anyhow::Result<()> {
+    fn run(self) -> anyhow::Result<()> {
         match self.command {
             Command::Evaluate(args) => evaluate::run(&args),
             Command::Train(args) => train::run(&args),

@@ -122,6 +122,23 @@ impl DqnLearner {
         &self.cfg
     }
 
+    /// Replaces the online and target networks' weights with `weights` (laid out as
+    /// [`crate::rl::params::flatten`] reads them), keeping everything else: the replay
+    /// buffer, the step count (and with it ε), the optimiser and the generator.
+    ///
+    /// A federated agent calls this at the start of every round with the new global
+    /// model: its past experience stays useful for learning, but the network it learns
+    /// from and bootstraps against must be the fleet's, or its update would be relative to
+    /// weights the coordinator never saw. Fails without changing anything when the length
+    /// does not match the architecture.
+    pub fn load_weights(&mut self, weights: &[f32]) -> Result<(), ParamLengthError> {
+        let online = unflatten(self.online.clone(), weights)?;
+        self.acting = online.valid();
+        self.target = online.valid();
+        self.online = online;
+        Ok(())
+    }
+
     /// Environment steps observed so far.
     pub fn steps(&self) -> u64 {
         self.steps
