@@ -1,12 +1,16 @@
 //! The per-cluster autoscaling agent as a library. The `edge-agent` binary is a thin
-//! wrapper around [`cli::main`]; everything else lives here so that other programs can
-//! run agents in their own process, as the coordinator's fleet simulation will. The safety
-//! layer and the scorecard commands stay private to the crate.
+//! wrapper around [`cli::main`]; everything else lives here so that other programs can run
+//! agents in their own process: the coordinator's `simulate` command starts a whole fleet
+//! of real agents on loopback through [`federation`], each with its own certificate,
+//! local trainer and reconnecting client. The safety layer, the scorecard commands and the
+//! simulated cluster `federate` autoscales stay private to the crate.
 
 pub mod cli;
 mod config;
 mod curve;
+mod federate_config;
 pub mod federation;
 mod meter;
 mod safety;
+mod simulated_cluster;
 mod table;

@@ -64,3 +64,70 @@ fn default_config_round_trips() {
     let cfg: common::env::EnvConfig = toml::from_str(&text).unwrap();
     assert_eq!(cfg, common::env::EnvConfig::default());
 }
+
+#[test]
+fn the_default_federate_config_needs_only_a_cluster_id() {
+    let out = edge_agent(&["default-federate-config"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("cluster_id = \"\""), "{text}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.toml");
+    std::fs::write(&path, &text).unwrap();
+    let out = edge_agent(&["federate", "--config", path.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cluster_id is required"), "{err}");
+}
+
+/// With no coordinator answering, `federate` still autoscales, by the HPA rule.
+#[test]
+fn federate_autoscales_with_the_hpa_before_any_model_arrives() {
+    use common::transport::ClusterId;
+    use common::transport::certs::DevCa;
+
+    let dir = tempfile::tempdir().unwrap();
+    let ca = DevCa::generate().unwrap();
+    let client = ca.issue_client(&ClusterId::new("alpha").unwrap()).unwrap();
+    let certs = dir.path().join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::write(certs.join("ca.pem"), ca.cert_pem()).unwrap();
+    std::fs::write(certs.join("alpha.pem"), client.cert_pem()).unwrap();
+    std::fs::write(certs.join("alpha-key.pem"), client.key_pem()).unwrap();
+    // A port that is bound but never answers: every connection attempt times out.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let config = format!(
+        "cluster_id = \"alpha\"\n\
+         [coordinator]\naddress = \"{}\"\nkeep_alive_ms = 100\nidle_timeout_ms = 400\n\
+         [autoscale]\nscenarios = [\"sudden_spike\"]\nspeedup = 15000.0\nlog_every = 10\n\
+         [dqn]\nhidden = [8]\ndropout = [0.0]\n",
+        silent.local_addr().unwrap()
+    );
+    let path = dir.path().join("agent.toml");
+    std::fs::write(&path, config).unwrap();
+    let out = edge_agent(&[
+        "federate",
+        "--config",
+        path.to_str().unwrap(),
+        "--intervals",
+        "30",
+        "--log-format",
+        "json",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let lines: Vec<serde_json::Value> = err
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|v: &serde_json::Value| v["fields"]["message"] == "autoscaling")
+        .collect();
+    assert_eq!(lines.len(), 3, "{err}");
+    for line in &lines {
+        assert_eq!(line["fields"]["policy"], "hpa (no model yet)", "{line}");
+        assert!(
+            line["fields"]["replicas"].as_u64().is_some_and(|r| r >= 1),
+            "{line}"
+        );
+    }
+    assert_eq!(lines[2]["fields"]["decisions"], 30);
+}

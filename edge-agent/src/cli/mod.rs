@@ -2,6 +2,7 @@
 //! and dispatch to one module per command.
 
 mod evaluate;
+mod federate;
 mod train;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -27,15 +28,35 @@ enum Command {
     /// future traffic. Example:
     ///   edge-agent evaluate --policy hpa,tuned,oracle --scenario all
     ///   edge-agent evaluate --policy hpa --scenario trace:../shared/traces/nasa_http_1995_per_minute.csv --start 7d --duration 1d
+    // Verbatim, or clap joins the example commands into one line.
+    #[command(verbatim_doc_comment)]
     Evaluate(Box<evaluate::EvaluateArgs>),
     /// Train a policy on the simulator and write a model directory.
     ///
     /// The directory holds the model (burn record), the full resolved configuration with
     /// its seed, a manifest, and the training curve (CSV, PNG, SVG). Example:
     ///   edge-agent train --algo dqn --timesteps 200000 --out models/my-dqn
+    // Verbatim, or clap joins the example commands into one line.
+    #[command(verbatim_doc_comment)]
     Train(Box<train::TrainArgs>),
     /// Print the default environment configuration (TOML) that `--config` files override.
     DefaultConfig,
+    /// Take part in federated training while autoscaling a simulated cluster.
+    ///
+    /// Connects to the coordinator over QUIC with the cluster's client certificate (mutual
+    /// TLS), adopts every global model it publishes, and answers its round offers with
+    /// updates trained locally on the configured scenarios. Meanwhile it autoscales a
+    /// simulated cluster with the newest model: with the HPA rule until the first model
+    /// arrives, and with the last good model whenever the coordinator is unreachable
+    /// (reconnecting with exponential backoff and jitter). Example:
+    ///   coordinator certs --out certs --clusters alpha
+    ///   edge-agent default-federate-config > agent.toml   # then set cluster_id = "alpha"
+    ///   edge-agent federate --config agent.toml
+    // Verbatim, or clap joins the example commands into one line.
+    #[command(verbatim_doc_comment)]
+    Federate(Box<federate::FederateArgs>),
+    /// Print the default `federate` configuration (TOML), every key with its default.
+    DefaultFederateConfig,
 }
 
 /// Logging options.
@@ -88,6 +109,14 @@ impl Cli {
         match self.command {
             Command::Evaluate(args) => evaluate::run(&args),
             Command::Train(args) => train::run(&args),
+            Command::Federate(args) => federate::run(&args),
+            Command::DefaultFederateConfig => {
+                print!(
+                    "{}",
+                    crate::federate_config::FederateConfig::default_toml()?
+                );
+                Ok(())
+            }
             Command::DefaultConfig => {
                 print!(
                     "{}",
