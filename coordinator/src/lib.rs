@@ -11,6 +11,7 @@ pub mod config;
 mod registry;
 mod round;
 pub mod server;
+mod simulate;
 mod transfer;
 
 pub use aggregate::rejection::{Reason, RejectionCounts};

@@ -123,4 +123,25 @@ mod tests {
             assert_eq!(parse_version_name(other), None, "{other}");
         }
     }
+
+    /// A publication is refused unless its manifest reads back exactly as written, so the
+    /// JSON parser must return every float it printed bit for bit. serde_json only
+    /// guarantees that with its `float_roundtrip` feature; without it, a federated round
+    /// whose contributors reported an unlucky mean reward failed to publish.
+    #[test]
+    fn every_metric_reads_back_bit_for_bit() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(3);
+        for _ in 0..20_000 {
+            let metrics = LocalMetrics {
+                mean_reward: -rng.random::<f64>(),
+                episodes: 1,
+                slo_compliance: rng.random::<f64>(),
+                cost: rng.random::<f64>() * 100.0,
+            };
+            let json = serde_json::to_string(&metrics).unwrap();
+            let back: LocalMetrics = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, metrics, "{json}");
+        }
+    }
 }
