@@ -206,7 +206,9 @@ async fn accept(listener: Arc<Listener>, shared: Arc<Shared>, mut shutdown: watc
     .await;
 }
 
-/// A running coordinator.
+/// A running coordinator. Dropping the handle also stops it, but abruptly: agents only
+/// notice at their idle timeout; [`shutdown`](Self::shutdown) closes their connections in
+/// order.
 #[derive(Debug)]
 pub struct CoordinatorHandle {
     local_addr: SocketAddr,
