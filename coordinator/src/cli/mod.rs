@@ -70,7 +70,7 @@ enum Command {
     /// by the federated model, the same agent trained alone, the HPA and the oracle, and
     /// a workload no cluster saw is learned from the global model and from scratch.
     ///
-    /// Example (about three minutes in a release build on two cores):
+    /// Example:
     ///   coordinator simulate --clusters 4 --rounds 20
     Simulate(simulate::SimulateArgs),
     /// Print the default `serve` configuration, every key commented.
