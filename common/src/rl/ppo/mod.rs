@@ -6,6 +6,7 @@ mod gae;
 mod learner;
 mod loss;
 mod rollout;
+mod surrogate;
 mod train;
 
 pub use config::PpoConfig;
@@ -13,6 +14,7 @@ pub use gae::gae;
 pub use learner::{PpoLearner, PpoStats, action_probabilities};
 pub use loss::{LossInputs, PpoLoss, normalize_advantages, ppo_loss};
 pub use rollout::RolloutStep;
+pub use surrogate::{SampleTargets, SurrogateSettings, clipped_surrogate};
 pub use train::{continue_ppo, train_ppo};
 
 #[cfg(test)]
