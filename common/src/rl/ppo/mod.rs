@@ -9,8 +9,10 @@ mod rollout;
 mod surrogate;
 mod train;
 
+pub(crate) use clip::clip_global_norm;
 pub use config::PpoConfig;
 pub use gae::gae;
+pub(crate) use learner::explained_variance;
 pub use learner::{PpoLearner, PpoStats, action_probabilities};
 pub use loss::{LossInputs, PpoLoss, normalize_advantages, ppo_loss};
 pub use rollout::RolloutStep;
