@@ -236,6 +236,8 @@ impl FederateConfig {
             env: self.env.clone(),
             dqn: self.dqn.clone(),
             ppo: self.ppo.clone(),
+            // The federated part of a hybrid is its DQN; the tuner is not federated.
+            hybrid: Default::default(),
         }
     }
 

@@ -8,5 +8,6 @@ mod reward;
 
 pub use action::ActionSpace;
 pub use episode::{Env, EnvConfig, Step};
+pub(crate) use observation::LATENCY_CEILING_SLOS;
 pub use observation::{OBSERVATION_LEN, Observation, ObservationBuilder};
 pub use reward::{RewardConfig, RewardInputs, RewardTerms, ThrashTracker};

@@ -1,4 +1,4 @@
-//! A trained model on disk: the burn record of its network, the full resolved training
+//! A trained model on disk: the burn record of its network (both networks, for a hybrid), the full resolved training
 //! configuration (which also fixes the architecture), and a small manifest. Loading
 //! rebuilds the network from the configuration and applies the record, so a model can be
 //! read back by anything that knows the configuration format, and the checked-in default
@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use super::device::inference_device;
 use super::dqn::DqnConfig;
-use super::network::{ActorCritic, QNetwork};
+use super::hybrid::{HybridConfig, tuner_network};
+use super::network::{ActorCritic, HybridNetwork, QNetwork};
 use super::ppo::PpoConfig;
 use crate::env::{ActionSpace, EnvConfig, OBSERVATION_LEN};
 use crate::error::ConfigError;
@@ -37,6 +38,8 @@ pub enum Algo {
     Dqn,
     /// PPO.
     Ppo,
+    /// A DQN with a PPO tuner setting its reward weight and a replica floor per segment.
+    Hybrid,
 }
 
 impl Algo {
@@ -45,6 +48,7 @@ impl Algo {
         match self {
             Algo::Dqn => "dqn",
             Algo::Ppo => "ppo",
+            Algo::Hybrid => "hybrid",
         }
     }
 }
@@ -87,6 +91,8 @@ pub struct TrainConfig {
     pub dqn: DqnConfig,
     /// PPO hyperparameters.
     pub ppo: PpoConfig,
+    /// Hybrid settings (its DQN reads `dqn`).
+    pub hybrid: HybridConfig,
 }
 
 impl TrainConfig {
@@ -95,6 +101,7 @@ impl TrainConfig {
         self.env.validate()?;
         self.dqn.validate()?;
         self.ppo.validate()?;
+        self.hybrid.validate()?;
         if self.training.timesteps == 0 {
             return Err(ConfigError::invalid(
                 "training.timesteps",
@@ -117,9 +124,9 @@ impl TrainConfig {
 pub struct Manifest {
     /// The learner.
     pub algo: Algo,
-    /// Layer widths, input to output.
+    /// Layer widths, input to output (for a hybrid, its DQN's: the part a fleet federates).
     pub layers: Vec<usize>,
-    /// Number of parameters.
+    /// Number of parameters (for a hybrid, its DQN's).
     pub parameter_count: usize,
     /// Environment steps trained.
     pub timesteps: u64,
@@ -170,6 +177,8 @@ pub enum TrainedNetwork {
     Dqn(QNetwork),
     /// An actor-critic: act on the most probable action.
     Ppo(ActorCritic),
+    /// A Q-network and its tuner: act on the largest Q-value, raised to the tuner's floor.
+    Hybrid(Box<HybridNetwork>),
 }
 
 /// A loaded model: its network, the action set it was trained with, and its manifest.
@@ -229,6 +238,10 @@ pub fn build_network(
             &mut rng,
             device,
         )),
+        Algo::Hybrid => TrainedNetwork::Hybrid(Box::new(HybridNetwork {
+            dqn: QNetwork::new(OBSERVATION_LEN, &cfg.dqn.hidden, actions, &mut rng, device),
+            tuner: tuner_network(&cfg.hybrid, &mut rng, device),
+        })),
     }
 }
 
@@ -270,6 +283,10 @@ impl TrainedModel {
                 n.try_load_record(rec)
                     .map_err(|e| record_err(e.to_string()))?,
             ),
+            TrainedNetwork::Hybrid(n) => TrainedNetwork::Hybrid(Box::new(
+                (*n).try_load_record(rec)
+                    .map_err(|e| record_err(e.to_string()))?,
+            )),
         };
         Ok(Self {
             network,
@@ -300,6 +317,7 @@ impl TrainedModel {
         let record = match &self.network {
             TrainedNetwork::Dqn(n) => n.clone().into_record(),
             TrainedNetwork::Ppo(n) => n.clone().into_record(),
+            TrainedNetwork::Hybrid(n) => n.as_ref().clone().into_record(),
         };
         record.save(&model_path).map_err(|e| ArtifactError::Record {
             path: model_path.clone(),

@@ -1,5 +1,5 @@
-//! The default models shipped with the project, embedded in the binary so `--policy dqn`
-//! and `--policy ppo` work out of the box. They are ordinary model directories under
+//! The default models shipped with the project, embedded in the binary so `--policy dqn`,
+//! `--policy ppo` and `--policy hybrid` work out of the box. They are ordinary model directories under
 //! `models/` at the workspace root; README.md gives the command that reproduces each bit
 //! for bit.
 
@@ -32,6 +32,11 @@ pub fn load(algo: Algo) -> Result<TrainedModel, ArtifactError> {
             shipped!("ppo", "config.toml"),
             shipped!("ppo", "model.bpk"),
         ),
+        Algo::Hybrid => (
+            shipped!("hybrid", "manifest.toml"),
+            shipped!("hybrid", "config.toml"),
+            shipped!("hybrid", "model.bpk"),
+        ),
     };
     let dir = Path::new("models").join(algo.name());
     TrainedModel::from_parts(
@@ -51,7 +56,7 @@ mod tests {
 
     #[test]
     fn shipped_models_load_and_act() {
-        for algo in [Algo::Dqn, Algo::Ppo] {
+        for algo in [Algo::Dqn, Algo::Ppo, Algo::Hybrid] {
             let model = load(algo).unwrap();
             assert_eq!(model.manifest.algo, algo);
             let mut policy = LearnedPolicy::new(algo.name(), model);

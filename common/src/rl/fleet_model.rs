@@ -15,14 +15,17 @@ pub fn model_kind(algo: Algo) -> ModelKind {
     match algo {
         Algo::Dqn => ModelKind::Dqn,
         Algo::Ppo => ModelKind::Ppo,
+        Algo::Hybrid => ModelKind::Hybrid,
     }
 }
 
 /// The architecture `algo` trains under `cfg`: input, hidden widths, actions, and the
-/// length of the flat vector [`flatten`] reads from it.
+/// length of the flat vector [`flatten`] reads from it. A hybrid federates its DQN only
+/// (the tuner stays local: it adapts the DQN to each cluster's own traffic), so its
+/// architecture is the DQN's layers and parameter count under [`ModelKind::Hybrid`].
 pub fn architecture(algo: Algo, cfg: &TrainConfig) -> ModelArchitecture {
     let hidden = match algo {
-        Algo::Dqn => &cfg.dqn.hidden,
+        Algo::Dqn | Algo::Hybrid => &cfg.dqn.hidden,
         Algo::Ppo => &cfg.ppo.hidden,
     };
     let mut layers = vec![OBSERVATION_LEN as u32];
@@ -36,14 +39,14 @@ pub fn architecture(algo: Algo, cfg: &TrainConfig) -> ModelArchitecture {
 }
 
 /// Freshly initialised weights for `algo` under `cfg`, reproducible from `seed`: the
-/// first global model of a fleet that starts from scratch.
+/// first global model of a fleet that starts from scratch (a hybrid's DQN, for a hybrid).
 pub fn fresh_weights(algo: Algo, cfg: &TrainConfig, seed: u64) -> Vec<f32> {
     use rand::SeedableRng;
     let device = inference_device();
     let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(seed);
     let actions = cfg.env.actions.len();
     match algo {
-        Algo::Dqn => flatten(&QNetwork::new(
+        Algo::Dqn | Algo::Hybrid => flatten(&QNetwork::new(
             OBSERVATION_LEN,
             &cfg.dqn.hidden,
             actions,
@@ -61,16 +64,19 @@ pub fn fresh_weights(algo: Algo, cfg: &TrainConfig, seed: u64) -> Vec<f32> {
 }
 
 /// The flat weights of a trained network, e.g. a shipped default model used as a fleet's
-/// first global version.
+/// first global version; a hybrid's DQN only.
 pub fn network_weights(network: &TrainedNetwork) -> Vec<f32> {
     match network {
         TrainedNetwork::Dqn(net) => flatten(net),
         TrainedNetwork::Ppo(net) => flatten(net),
+        TrainedNetwork::Hybrid(net) => flatten(&net.dqn),
     }
 }
 
 /// The network `weights` (laid out as [`flatten`] reads them) stand for, ready for
 /// inference: a global model or a fine-tune turned back into something that can act.
+/// A hybrid's weights are its DQN's, so they come back as that DQN: the tuner that
+/// would sit on top is each cluster's own and never travels.
 pub fn network_from_weights(
     algo: Algo,
     cfg: &TrainConfig,
@@ -79,6 +85,7 @@ pub fn network_from_weights(
     Ok(match build_network(algo, cfg, &inference_device()) {
         TrainedNetwork::Dqn(n) => TrainedNetwork::Dqn(unflatten(n, weights)?),
         TrainedNetwork::Ppo(n) => TrainedNetwork::Ppo(unflatten(n, weights)?),
+        TrainedNetwork::Hybrid(n) => TrainedNetwork::Dqn(unflatten(n.dqn, weights)?),
     })
 }
 
@@ -89,6 +96,7 @@ pub fn extractor_len(algo: Algo, cfg: &TrainConfig) -> usize {
     match build_network(algo, cfg, &inference_device()) {
         TrainedNetwork::Dqn(n) => n.extractor_params().len(),
         TrainedNetwork::Ppo(n) => n.extractor_params().len(),
+        TrainedNetwork::Hybrid(n) => n.dqn.extractor_params().len(),
     }
 }
 
@@ -99,7 +107,7 @@ mod tests {
 
     #[test]
     fn shipped_models_match_the_architecture_their_config_implies() {
-        for algo in [Algo::Dqn, Algo::Ppo] {
+        for algo in [Algo::Dqn, Algo::Ppo, Algo::Hybrid] {
             let model = defaults::load(algo).unwrap();
             let arch = architecture(algo, &model.config);
             let weights = network_weights(&model.network);
@@ -112,6 +120,17 @@ mod tests {
         assert_eq!(
             dqn,
             ModelArchitecture::dense(ModelKind::Dqn, dqn.layers.clone())
+        );
+        // A hybrid federates its DQN: the same layers and parameters under its own kind.
+        let hybrid = architecture(Algo::Hybrid, &cfg);
+        assert_eq!(hybrid.kind, ModelKind::Hybrid);
+        assert_eq!(
+            (hybrid.layers.clone(), hybrid.parameter_count),
+            (dqn.layers.clone(), dqn.parameter_count)
+        );
+        assert_eq!(
+            fresh_weights(Algo::Hybrid, &cfg, 7),
+            fresh_weights(Algo::Dqn, &cfg, 7)
         );
     }
 

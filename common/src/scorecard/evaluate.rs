@@ -36,13 +36,21 @@ pub enum PolicyName {
     Tuned,
     /// `oracle`.
     Oracle,
-    /// `dqn`, `ppo`, or `dqn:DIR`, `ppo:DIR`: a model directory, or the shipped default.
+    /// `dqn`, `ppo`, `hybrid`, or `dqn:DIR`, `ppo:DIR`, `hybrid:DIR`: a model directory, or
+    /// the shipped default.
     Learned(Algo, Option<PathBuf>),
 }
 
 impl PolicyName {
     /// Every name accepted on the command line.
-    pub const NAMES: [&'static str; 5] = ["hpa", "tuned", "oracle", "dqn[:DIR]", "ppo[:DIR]"];
+    pub const NAMES: [&'static str; 6] = [
+        "hpa",
+        "tuned",
+        "oracle",
+        "dqn[:DIR]",
+        "ppo[:DIR]",
+        "hybrid[:DIR]",
+    ];
 
     /// Parses a comma-separated list.
     pub fn parse_list(list: &str) -> Result<Vec<PolicyName>, String> {
@@ -78,6 +86,7 @@ impl FromStr for PolicyName {
             ("oracle", None) => Ok(PolicyName::Oracle),
             ("dqn", _) => learned(Algo::Dqn),
             ("ppo", _) => learned(Algo::Ppo),
+            ("hybrid", _) => learned(Algo::Hybrid),
             _ => Err(format!(
                 "unknown policy `{s}`; expected one of: {}",
                 PolicyName::NAMES.join(", ")

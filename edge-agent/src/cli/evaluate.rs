@@ -17,7 +17,8 @@ use crate::table;
 pub(crate) struct EvaluateArgs {
     /// Comma-separated policies: hpa (Kubernetes HPA, 70 % CPU), tuned (HPA with its target
     /// grid-searched on the training scenarios), oracle (sees the future; the cost floor),
-    /// dqn and ppo (the shipped models), dqn:DIR and ppo:DIR (models `train` wrote).
+    /// dqn, ppo and hybrid (the shipped models), dqn:DIR, ppo:DIR and hybrid:DIR (models
+    /// `train` wrote).
     #[arg(long, default_value = "hpa,tuned,oracle", env = "EDGE_AGENT_POLICY")]
     policy: String,
     /// Comma-separated scenarios: steady, gradual_ramp, sudden_spike, daily_pattern,

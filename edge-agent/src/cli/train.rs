@@ -1,4 +1,5 @@
-//! `edge-agent train`: train a DQN or PPO policy on the simulator and write a model directory.
+//! `edge-agent train`: train a DQN, PPO or hybrid policy on the simulator and write a model
+//! directory.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -10,7 +11,8 @@ use common::rl::artifact::{Algo, Manifest, TrainConfig, TrainedModel, TrainedNet
 use common::rl::device::backend_name;
 use common::rl::dqn::{EpisodeStats, train_dqn};
 use common::rl::episodes::EpisodeCycle;
-use common::rl::params::flatten;
+use common::rl::fleet_model::architecture;
+use common::rl::hybrid::train_hybrid;
 use common::rl::ppo::train_ppo;
 use common::scenario::{Scenario, ScenarioOptions, ScenarioSpec};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -19,10 +21,11 @@ use crate::curve;
 
 #[derive(Debug, Args)]
 pub(crate) struct TrainArgs {
-    /// Learner: dqn (double DQN) or ppo.
+    /// Learner: dqn (double DQN), ppo, or hybrid (a DQN whose reward weight and replica
+    /// floor a PPO tuner sets once per simulated hour; configured by [dqn] and [hybrid]).
     #[arg(long, value_enum)]
     algo: AlgoArg,
-    /// Training configuration (TOML: [training], [env.*], [dqn], [ppo]); every key is
+    /// Training configuration (TOML: [training], [env.*], [dqn], [ppo], [hybrid]); every key is
     /// optional and defaults to the seed's hyperparameters. Unknown keys are refused.
     #[arg(long, env = "EDGE_AGENT_TRAIN_CONFIG")]
     config: Option<PathBuf>,
@@ -44,6 +47,7 @@ pub(crate) struct TrainArgs {
 enum AlgoArg {
     Dqn,
     Ppo,
+    Hybrid,
 }
 
 fn load_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
@@ -88,6 +92,7 @@ pub(crate) fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let algo = match args.algo {
         AlgoArg::Dqn => Algo::Dqn,
         AlgoArg::Ppo => Algo::Ppo,
+        AlgoArg::Hybrid => Algo::Hybrid,
     };
     let specs = ScenarioSpec::parse_list(&cfg.training.scenarios.join(","))
         .context("training.scenarios")?;
@@ -171,24 +176,35 @@ pub(crate) fn run(args: &TrainArgs) -> anyhow::Result<()> {
             );
             (TrainedNetwork::Ppo(learner.network()), stats)
         }
+        Algo::Hybrid => {
+            let (learner, stats) = train_hybrid(
+                cfg.dqn.clone(),
+                cfg.hybrid.clone(),
+                &mut episodes,
+                timesteps,
+                cfg.training.seed,
+                |l, s| {
+                    let o = l.outputs();
+                    let extra = format!(
+                        "ε {:.2}  latency×{:.2}  u* {:.2}  tuner updates {}",
+                        l.dqn().epsilon(),
+                        o.latency_weight_multiplier,
+                        o.utilization_target,
+                        l.tuner().updates()
+                    );
+                    progress(l.steps(), s, extra)
+                },
+            );
+            (TrainedNetwork::Hybrid(Box::new(learner.network())), stats)
+        }
     };
     bar.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
 
-    let (layers, parameter_count) = match &network {
-        TrainedNetwork::Dqn(n) => {
-            let mut l = vec![common::env::OBSERVATION_LEN];
-            l.extend(&cfg.dqn.hidden);
-            l.push(actions);
-            (l, flatten(n).len())
-        }
-        TrainedNetwork::Ppo(n) => {
-            let mut l = vec![common::env::OBSERVATION_LEN];
-            l.extend(&cfg.ppo.hidden);
-            l.push(actions);
-            (l, flatten(n).len())
-        }
-    };
+    // The manifest describes the network a fleet would federate (a hybrid's DQN).
+    let arch = architecture(algo, &cfg);
+    let layers = arch.layers.iter().map(|&l| l as usize).collect();
+    let parameter_count = usize::try_from(arch.parameter_count)?;
     let model = TrainedModel {
         network,
         actions: cfg.env.actions.clone(),

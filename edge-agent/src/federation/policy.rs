@@ -2,12 +2,9 @@
 //! written into a network of the fleet's architecture, acting greedily.
 
 use common::proto::{ArchitectureMismatch, GlobalModel};
-use common::rl::artifact::{
-    Algo, Manifest, TrainConfig, TrainedModel, TrainedNetwork, build_network,
-};
-use common::rl::device::{backend_name, inference_device};
-use common::rl::fleet_model::architecture;
-use common::rl::params::{ParamLengthError, unflatten};
+use common::rl::artifact::{Algo, TrainConfig};
+use common::rl::fleet_model::{architecture, network_from_weights};
+use common::rl::params::ParamLengthError;
 use common::rl::policy::LearnedPolicy;
 
 /// A global model cannot be run as this agent's policy.
@@ -43,31 +40,13 @@ pub fn global_model_policy(
     arch.check_compatible(&model.architecture)
         .map_err(|source| PolicyError::Architecture { version, source })?;
     let length = |source| PolicyError::Length { version, source };
-    let network = match build_network(algo, cfg, &inference_device()) {
-        TrainedNetwork::Dqn(net) => {
-            TrainedNetwork::Dqn(unflatten(net, &model.weights).map_err(length)?)
-        }
-        TrainedNetwork::Ppo(net) => {
-            TrainedNetwork::Ppo(unflatten(net, &model.weights).map_err(length)?)
-        }
-    };
-    let manifest = Manifest {
-        algo,
-        layers: arch.layers.iter().map(|&l| l as usize).collect(),
-        parameter_count: model.weights.len(),
-        timesteps: 0,
-        seed: 0,
-        backend: backend_name().to_owned(),
-        trained_by: format!("federation, global version {version}"),
-    };
-    Ok(LearnedPolicy::new(
+    // A hybrid's global model is its DQN (the tuner is per cluster and never travels),
+    // so it runs as that DQN here.
+    let network = network_from_weights(algo, cfg, &model.weights).map_err(length)?;
+    Ok(LearnedPolicy::from_network(
         format!("global-v{version}"),
-        TrainedModel {
-            network,
-            actions: cfg.env.actions.clone(),
-            config: cfg.clone(),
-            manifest,
-        },
+        network,
+        cfg,
     ))
 }
 

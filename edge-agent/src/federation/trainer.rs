@@ -218,7 +218,8 @@ impl LocalTrainer {
         self.rounds += 1;
         let actions = self.cfg.env.actions.len();
         let mut learner = match self.algo {
-            Algo::Dqn => {
+            // A hybrid federates its DQN; its tuner is trained per cluster, not here.
+            Algo::Dqn | Algo::Hybrid => {
                 let dqn = match self.dqn.take() {
                     Some(mut learner) => {
                         learner.load_weights(base)?;

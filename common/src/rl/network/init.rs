@@ -62,3 +62,12 @@ fn with_id<const D: usize>(param: Param<Tensor<D>>, id: ParamId) -> Param<Tensor
     let (_, value, mapper) = param.consume();
     Param::from_mapped_value(id, value, mapper)
 }
+
+/// A free parameter vector (not part of a layer) holding `values`.
+pub(super) fn vector(values: Vec<f32>, device: &Device, ids: &mut ParamIds) -> Param<Tensor<1>> {
+    let n = values.len();
+    with_id(
+        Param::from_tensor(Tensor::from_data(TensorData::new(values, [n]), device)),
+        ids.next(),
+    )
+}

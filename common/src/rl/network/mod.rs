@@ -2,8 +2,12 @@
 
 mod actor_critic;
 mod dropout;
+mod gaussian;
+mod hybrid;
 mod init;
 mod qnet;
 
 pub use actor_critic::ActorCritic;
+pub use gaussian::GaussianActorCritic;
+pub use hybrid::HybridNetwork;
 pub use qnet::QNetwork;

@@ -11,7 +11,7 @@ use burn::tensor::Tensor;
 
 /// Scales every gradient of `module` by `max_norm / ‖g‖` when the global L2 norm `‖g‖`
 /// exceeds `max_norm`. Returns the norm before clipping.
-pub(super) fn clip_global_norm<M: Module>(
+pub(crate) fn clip_global_norm<M: Module>(
     module: &M,
     grads: &mut GradientsParams,
     max_norm: f64,

@@ -353,7 +353,7 @@ fn sample(log_p: &[f32], rng: &mut impl rand::Rng) -> usize {
 }
 
 /// `1 − Var(R − V) / Var(R)`.
-fn explained_variance(values: &[f32], returns: &[f32]) -> f32 {
+pub(crate) fn explained_variance(values: &[f32], returns: &[f32]) -> f32 {
     let var_r = variance(returns.iter().map(|&r| f64::from(r)));
     if var_r == 0.0 {
         return f32::NAN;

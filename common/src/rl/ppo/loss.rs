@@ -1,10 +1,11 @@
-//! The PPO objective on one minibatch, kept apart from the learner so it can be checked
-//! against hand-computed numbers.
+//! The PPO objective on one minibatch for the discrete actor, kept apart from the learner
+//! so it can be checked against hand-computed numbers.
 
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor};
 
 use super::config::PpoConfig;
+use super::surrogate::{SampleTargets, clipped_surrogate};
 
 /// What the rollout recorded for a minibatch, each `[n, 1]`.
 #[derive(Debug, Clone)]
@@ -48,39 +49,16 @@ pub fn ppo_loss(
     inputs: LossInputs,
     cfg: &PpoConfig,
 ) -> PpoLoss {
-    let eps = cfg.clip_range;
     let log_p = log_softmax(logits, 1);
     let entropy = -(log_p.clone().exp() * log_p.clone()).sum_dim(1).mean();
     let log_prob = log_p.gather(1, inputs.actions);
-    let log_ratio = log_prob - inputs.old_log_probs;
-    let ratio = log_ratio.clone().exp();
-    let unclipped = ratio.clone() * inputs.advantages.clone();
-    let clipped = ratio.clone().clamp(1.0 - eps, 1.0 + eps) * inputs.advantages;
-    let policy = -unclipped.min_pair(clipped).mean();
-
-    let predicted = match cfg.clip_range_vf {
-        Some(c) => {
-            let old = inputs.old_values;
-            old.clone() + (values - old).clamp(-c, c)
-        }
-        None => values,
+    let targets = SampleTargets {
+        old_log_probs: inputs.old_log_probs,
+        old_values: inputs.old_values,
+        advantages: inputs.advantages,
+        returns: inputs.returns,
     };
-    let value = (predicted - inputs.returns).square().mean();
-
-    let total = policy.clone() + value.clone().mul_scalar(cfg.vf_coef)
-        - entropy.clone().mul_scalar(cfg.ent_coef);
-
-    let ratio = ratio.inner();
-    let approx_kl = ((ratio.clone() - 1.0) - log_ratio.inner()).mean();
-    let clip_fraction = (ratio - 1.0).abs().greater_elem(eps).float().mean();
-    PpoLoss {
-        total,
-        policy: policy.inner(),
-        value: value.inner(),
-        entropy: entropy.inner(),
-        approx_kl,
-        clip_fraction,
-    }
+    clipped_surrogate(log_prob, entropy, values, targets, &cfg.into())
 }
 
 /// Rescales advantages to zero mean and unit (sample) standard deviation, so the policy

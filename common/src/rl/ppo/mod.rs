@@ -6,13 +6,17 @@ mod gae;
 mod learner;
 mod loss;
 mod rollout;
+mod surrogate;
 mod train;
 
+pub(crate) use clip::clip_global_norm;
 pub use config::PpoConfig;
 pub use gae::gae;
+pub(crate) use learner::explained_variance;
 pub use learner::{PpoLearner, PpoStats, action_probabilities};
 pub use loss::{LossInputs, PpoLoss, normalize_advantages, ppo_loss};
 pub use rollout::RolloutStep;
+pub use surrogate::{SampleTargets, SurrogateSettings, clipped_surrogate};
 pub(crate) use train::run_ppo;
 pub use train::{continue_ppo, train_ppo};
 

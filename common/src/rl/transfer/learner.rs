@@ -11,7 +11,8 @@ use crate::rl::ppo::{PpoLearner, run_ppo};
 use super::TransferError;
 use super::fine_tune::Exploration;
 
-/// A DQN or PPO learner in training (boxed: both are large and moved around whole).
+/// A DQN or PPO learner in training (boxed: both are large and moved around whole). A
+/// hybrid transfers its DQN, the part the fleet shares, so it trains as a DQN here.
 #[derive(Debug)]
 pub(super) enum Learner {
     Dqn(Box<DqnLearner>),
@@ -24,7 +25,7 @@ impl Learner {
     pub(super) fn scratch(algo: Algo, cfg: &TrainConfig, budget: u64, seed: u64) -> Self {
         let actions = cfg.env.actions.len();
         match algo {
-            Algo::Dqn => Self::Dqn(Box::new(DqnLearner::new(
+            Algo::Dqn | Algo::Hybrid => Self::Dqn(Box::new(DqnLearner::new(
                 cfg.dqn.clone(),
                 actions,
                 budget,
@@ -51,7 +52,7 @@ impl Learner {
             source,
         };
         Ok(match algo {
-            Algo::Dqn => {
+            Algo::Dqn | Algo::Hybrid => {
                 let dqn = DqnConfig {
                     exploration_initial: exploration.start,
                     exploration_final: exploration.end,

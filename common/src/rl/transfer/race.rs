@@ -123,7 +123,7 @@ pub fn steps_to_reach(
         )?,
     };
     let score = |network: TrainedNetwork| {
-        let mut policy = LearnedPolicy::from_network(algo.name(), network, cfg.env.actions.clone());
+        let mut policy = LearnedPolicy::from_network(algo.name(), network, cfg);
         evaluate_policy(&mut policy, &cfg.env, &spec.evaluation)
     };
     let mut race = Race {

@@ -144,6 +144,6 @@ pub fn evaluate_weights(
             algo: algo.name(),
             source,
         })?;
-    let mut policy = LearnedPolicy::from_network(algo.name(), network, cfg.env.actions.clone());
+    let mut policy = LearnedPolicy::from_network(algo.name(), network, cfg);
     Ok(evaluate_policy(&mut policy, &cfg.env, workload)?)
 }
