@@ -243,6 +243,68 @@ fn a_hostile_update_drags_plain_fedavg_but_not_the_bounded_strategies() {
     assert!(dragged[0] > 2.0e29, "{dragged:?}");
 }
 
+/// The attack the federation issue names: ten agents train on similar data, so their
+/// deltas are one shared direction plus noise; one of them sends its delta scaled ×1000.
+/// Trimmed mean (10 % per end, so one value per end of each coordinate) must stay within
+/// 0.25 × ‖honest mean‖ (L2) of the mean of the nine honest deltas; plain FedAvg is
+/// dragged about 100 × ‖honest mean‖ away.
+#[test]
+fn one_agent_in_ten_scaled_by_1000_moves_trimmed_mean_a_bounded_distance_but_not_fedavg() {
+    use rand::{RngExt, SeedableRng};
+    const PARAMS: usize = 1_000;
+    const AGENTS: usize = 10;
+    let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(4);
+    let shared: Vec<f32> = (0..PARAMS).map(|_| rng.random_range(-0.01..0.01)).collect();
+    let mut deltas: Vec<(Vec<f32>, u64)> = (0..AGENTS)
+        .map(|_| {
+            let d = shared
+                .iter()
+                .map(|g| g + rng.random_range(-0.002..0.002))
+                .collect();
+            (d, 500)
+        })
+        .collect();
+    let honest_mean: Vec<f64> = (0..PARAMS)
+        .map(|j| {
+            deltas[..AGENTS - 1]
+                .iter()
+                .map(|(d, _)| f64::from(d[j]))
+                .sum::<f64>()
+                / (AGENTS - 1) as f64
+        })
+        .collect();
+    for w in &mut deltas[AGENTS - 1].0 {
+        *w *= 1000.0;
+    }
+    let base = vec![0.0_f32; PARAMS];
+    let distance = |weights: &[f32]| {
+        weights
+            .iter()
+            .zip(&honest_mean)
+            .map(|(&w, &h)| (f64::from(w) - h).powi(2))
+            .sum::<f64>()
+            .sqrt()
+    };
+    let scale = honest_mean.iter().map(|h| h * h).sum::<f64>().sqrt();
+
+    let trimmed = run(
+        Strategy::TrimmedMean { trim_fraction: 0.1 },
+        None,
+        &base,
+        &deltas,
+    );
+    let fedavg = run(Strategy::FedAvg, None, &base, &deltas);
+    let (t, f) = (distance(&trimmed), distance(&fedavg));
+    assert!(
+        t <= 0.25 * scale,
+        "trimmed mean {t} from the honest mean (‖honest‖ = {scale})"
+    );
+    assert!(
+        f >= 50.0 * scale,
+        "FedAvg only {f} from the honest mean (‖honest‖ = {scale})"
+    );
+}
+
 #[test]
 fn clipping_applies_to_full_weights_as_a_delta_against_the_base() {
     // Base [1, 1], weights [4, 5]: Δ = [3, 4], ‖Δ‖ = 5, clipped to 1 → [0.6, 0.8].
