@@ -244,3 +244,27 @@ fn a_missing_registry_is_an_error_and_is_not_created() {
     let empty = succeeds(tmp.path(), &["list"]);
     assert!(empty.contains("no model versions"), "{empty}");
 }
+
+#[test]
+fn rollback_is_refused_while_another_process_writes_the_registry() {
+    let (tmp, _) = seeded();
+    // What a running `coordinator serve` holds for its whole life.
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(tmp.path().join(".writer.lock"))
+        .unwrap();
+    lock.try_lock().expect("nobody else holds it");
+    let err = fails(tmp.path(), &["rollback", "1"]);
+    assert!(err.contains("being written by another process"), "{err}");
+    assert!(err.contains("stop it first"), "{err}");
+    assert!(!tmp.path().join("v000003").exists());
+    // Reading needs no lock.
+    succeeds(tmp.path(), &["list"]);
+    succeeds(tmp.path(), &["show", "2"]);
+    // Once the writer is gone, the rollback goes through.
+    drop(lock);
+    succeeds(tmp.path(), &["rollback", "1"]);
+    assert!(tmp.path().join("v000003").exists());
+}

@@ -119,6 +119,15 @@ pub enum RegistryError {
         /// The version asked for.
         version: u64,
     },
+    /// Another process holds the registry's writer lock.
+    #[error(
+        "registry {} is being written by another process (a running `coordinator serve`, `fine-tune` or `models rollback`); stop it first: one process writes a registry at a time (`models list` and `models show` only read, and work meanwhile)",
+        dir.display()
+    )]
+    Busy {
+        /// The registry directory.
+        dir: PathBuf,
+    },
     /// The version directory appeared while this process was writing it.
     #[error(
         "{} already exists: another process published to this registry; reopen it and retry",

@@ -18,6 +18,10 @@ use super::weights;
 /// The leading dot keeps it out of `ls` and out of anything that matches `v*`.
 const TEMP_PREFIX: &str = ".tmp-";
 
+/// The file a writer locks (an OS advisory lock, released when the process exits, even
+/// by a crash), so a second writer is refused instead of racing the first.
+pub(crate) const LOCK_FILE: &str = ".writer.lock";
+
 /// A model to publish.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct NewVersion {
@@ -49,13 +53,16 @@ pub(crate) struct NewVersion {
 /// and then renamed to `v000042`; a crash at any point leaves either no version or a
 /// complete one, plus perhaps a temporary directory that the next [`open`](Self::open)
 /// removes. One process writes a registry at a time (the coordinator, or the CLI while
-/// the coordinator is stopped). A second writer cannot corrupt it, because renaming onto
-/// an existing version fails, but it can make the other's publication fail, and the
-/// writer's `open` removes temporary directories, including another writer's in-flight
-/// one; [`inspect`](Self::inspect) never writes and is safe at any time.
+/// the coordinator is stopped): [`open`](Self::open) takes a lock on [`LOCK_FILE`] for
+/// the registry's life and refuses a second writer, whose cleanup would otherwise
+/// delete the first one's publication in flight and whose versions the first would not
+/// see until restarted. [`inspect`](Self::inspect) never writes or locks and is safe at
+/// any time.
 #[derive(Debug)]
 pub(crate) struct Registry {
     dir: PathBuf,
+    /// The locked [`LOCK_FILE`] of a writer; `None` when only inspecting.
+    _writer_lock: Option<fs::File>,
     versions: BTreeMap<u64, Manifest>,
     /// The highest version number with a directory, complete or not, so a new version
     /// never reuses the number of an incomplete one left for an operator to look at.
@@ -70,7 +77,21 @@ impl Registry {
     pub(crate) fn open(dir: impl Into<PathBuf>) -> Result<Self, RegistryError> {
         let dir = dir.into();
         fs::create_dir_all(&dir).map_err(RegistryError::io("create", &dir))?;
-        Self::scan(dir, true)
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(RegistryError::io("create", &lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => return Err(RegistryError::Busy { dir }),
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(RegistryError::io("lock", &lock_path)(e));
+            }
+        }
+        Self::scan(dir, Some(lock))
     }
 
     /// Reads `dir` without changing anything, e.g. for listing while a coordinator runs.
@@ -79,11 +100,14 @@ impl Registry {
         if !dir.is_dir() {
             return Err(RegistryError::Missing { path: dir });
         }
-        Self::scan(dir, false)
+        Self::scan(dir, None)
     }
 
-    fn scan(dir: PathBuf, clean: bool) -> Result<Self, RegistryError> {
+    /// Reads the versions in `dir`; a writer (holding `lock`) also removes leftovers.
+    fn scan(dir: PathBuf, lock: Option<fs::File>) -> Result<Self, RegistryError> {
+        let clean = lock.is_some();
         let mut registry = Self {
+            _writer_lock: lock,
             versions: BTreeMap::new(),
             highest_seen: 0,
             dir,

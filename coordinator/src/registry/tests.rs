@@ -8,7 +8,7 @@ use common::proto::{LocalMetrics, ModelArchitecture, ModelKind};
 
 use super::error::RegistryError;
 use super::manifest::{Contributor, Manifest};
-use super::store::{NewVersion, Registry};
+use super::store::{LOCK_FILE, NewVersion, Registry};
 
 /// 2 → 2 dense: 6 parameters.
 fn arch() -> ModelArchitecture {
@@ -64,10 +64,12 @@ fn initial(reg: &mut Registry) -> Manifest {
     .clone()
 }
 
+/// The entries of `dir`, without the writer's lock file.
 fn names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n != LOCK_FILE)
         .collect();
     names.sort();
     names
@@ -105,6 +107,7 @@ fn published_versions_read_back_identically_after_reopening() {
     assert_eq!(json["contributors"][1]["metrics"]["slo_compliance"], 0.95);
     assert_eq!(json["created_at"], "2026-01-01T00:00:00Z");
 
+    drop(reg); // a restart: the writer's lock goes with it
     let reopened = Registry::open(tmp.path()).unwrap();
     let manifests: Vec<&Manifest> = reopened.versions().collect();
     assert_eq!(manifests, [&v1, &v2]);
@@ -191,6 +194,7 @@ fn corrupt_weights_are_caught_by_the_checksum_and_named() {
     let mut bytes = fs::read(&newest).unwrap();
     bytes[0] ^= 0x80;
     fs::write(&newest, &bytes).unwrap();
+    drop(reg); // a restart: the writer's lock goes with it
     let err = Registry::open(tmp.path()).unwrap_err();
     assert!(err.to_string().contains("v000003/weights.bin"), "{err}");
 
@@ -261,13 +265,14 @@ fn rollback_republishes_old_weights_as_a_new_version_on_top() {
     assert_eq!(reg.load_weights(4).unwrap(), weights(0.5));
 
     // History is intact, and the rollback is what a restart resumes from.
-    let reopened = Registry::open(tmp.path()).unwrap();
-    let versions: Vec<u64> = reopened.versions().map(|m| m.version).collect();
+    drop(reg); // a restart: the writer's lock goes with it
+    let mut reg = Registry::open(tmp.path()).unwrap();
+    let versions: Vec<u64> = reg.versions().map(|m| m.version).collect();
     assert_eq!(versions, [1, 2, 3, 4]);
-    assert_eq!(reopened.latest(), Some(&v4));
-    assert_eq!(reopened.load_weights(3).unwrap(), weights(0.75));
+    assert_eq!(reg.latest(), Some(&v4));
+    assert_eq!(reg.load_weights(3).unwrap(), weights(0.75));
     // Rounds keep counting from the last one that ran.
-    assert_eq!(reopened.last_round(), Some(2));
+    assert_eq!(reg.last_round(), Some(2));
 
     assert!(matches!(
         reg.rollback(4, "t"),
@@ -372,13 +377,37 @@ fn publication_refuses_what_it_could_not_serve_or_read_back() {
 }
 
 #[test]
-fn a_second_writer_cannot_overwrite_a_version() {
+fn a_second_writer_is_refused_while_the_first_holds_the_registry() {
     let tmp = tempfile::tempdir().unwrap();
     let mut first = Registry::open(tmp.path()).unwrap();
     initial(&mut first);
+    let err = Registry::open(tmp.path()).unwrap_err();
+    assert!(matches!(err, RegistryError::Busy { .. }), "{err}");
+    assert!(err.to_string().contains("stop it first"), "{err}");
+    // Reading is always allowed, and sees what the writer published.
+    assert_eq!(
+        Registry::inspect(tmp.path())
+            .unwrap()
+            .latest()
+            .unwrap()
+            .version,
+        1
+    );
+    // The lock goes with the writer (a crash releases it too: the OS drops it).
+    drop(first);
     let mut second = Registry::open(tmp.path()).unwrap();
-    publish(&mut second, 0.5, 1, &[]);
-    // `first` still believes v1 is the newest and tries to write v2 as well.
+    assert_eq!(publish(&mut second, 0.5, 1, &[]).version, 2);
+}
+
+#[test]
+fn a_writer_that_ignored_the_lock_still_cannot_overwrite_a_version() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut first = Registry::open(tmp.path()).unwrap();
+    initial(&mut first);
+    // Another writer that bypassed the lock (e.g. a file system without advisory locks)
+    // renamed its v2 into place behind `first`'s back.
+    fs::create_dir(tmp.path().join("v000002")).unwrap();
+    fs::write(tmp.path().join("v000002/marker"), b"theirs").unwrap();
     let parent = first.latest().map(|m| m.version);
     let err = first
         .publish(NewVersion {
@@ -393,13 +422,9 @@ fn a_second_writer_cannot_overwrite_a_version() {
         })
         .unwrap_err();
     assert!(matches!(err, RegistryError::AlreadyExists { .. }), "{err}");
-    assert_eq!(names(tmp.path()), ["v000001", "v000002"]);
     assert_eq!(
-        Registry::inspect(tmp.path())
-            .unwrap()
-            .load_weights(2)
-            .unwrap(),
-        weights(0.5)
+        fs::read(tmp.path().join("v000002/marker")).unwrap(),
+        b"theirs"
     );
 }
 
@@ -439,6 +464,7 @@ fn fine_tunes_branch_off_without_moving_the_fleet_line() {
 
     // A round still builds on v1, the fleet line's head, although v2 is newer.
     publish(&mut reg, 0.5, 1, &[]);
+    drop(reg); // a restart: the writer's lock goes with it
     let reopened = Registry::open(tmp.path()).unwrap();
     assert_eq!(reopened.latest_fleet().map(|m| m.version), Some(3));
     assert_eq!(reopened.manifest(3).unwrap().parent, Some(1));
