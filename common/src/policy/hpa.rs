@@ -220,13 +220,13 @@ impl HpaConfig {
 impl ScalingRules {
     // validation.go validateScalingRules / validateScalingPolicy
     fn validate(&self, field: &str) -> Result<(), ConfigError> {
-        if let Some(window) = self.stabilization_window_s {
-            if window > MAX_STABILIZATION_WINDOW_S {
-                return Err(ConfigError::invalid(
-                    format!("{field}.stabilization_window_s"),
-                    format!("must be at most {MAX_STABILIZATION_WINDOW_S}, got {window}"),
-                ));
-            }
+        if let Some(window) = self.stabilization_window_s
+            && window > MAX_STABILIZATION_WINDOW_S
+        {
+            return Err(ConfigError::invalid(
+                format!("{field}.stabilization_window_s"),
+                format!("must be at most {MAX_STABILIZATION_WINDOW_S}, got {window}"),
+            ));
         }
         for (i, policy) in self.policies.iter().enumerate() {
             if policy.value == 0 {
@@ -430,11 +430,11 @@ impl Policy for Hpa {
 
         // horizontal.go reconcileAutoscaler → storeScaleEvent, only after a rescale and only
         // when behavior is set.
-        if desired != current {
-            if let Some(behavior) = &self.behavior {
-                self.history
-                    .store_scale_event(behavior, now, current, desired);
-            }
+        if desired != current
+            && let Some(behavior) = &self.behavior
+        {
+            self.history
+                .store_scale_event(behavior, now, current, desired);
         }
         u32::try_from(desired.max(0)).unwrap_or(u32::MAX)
     }

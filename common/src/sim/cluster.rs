@@ -277,7 +277,10 @@ impl Simulator {
         self.ledger.served += served;
         self.ledger.failed += failed;
         self.now_s += 1;
-        if self.now_s % u64::from(cfg.metrics.scrape_interval_s) == 0 {
+        if self
+            .now_s
+            .is_multiple_of(u64::from(cfg.metrics.scrape_interval_s))
+        {
             self.complete_scrape();
         }
     }

@@ -270,13 +270,15 @@ impl SimConfig {
                 "must be at least 1 second",
             ));
         }
-        if m.rate_window_s < m.scrape_interval_s || m.rate_window_s % m.scrape_interval_s != 0 {
+        if m.rate_window_s < m.scrape_interval_s
+            || !m.rate_window_s.is_multiple_of(m.scrape_interval_s)
+        {
             return Err(ConfigError::invalid(
                 "metrics.rate_window_s",
                 "must be a positive multiple of metrics.scrape_interval_s",
             ));
         }
-        if self.decision_interval_s % m.scrape_interval_s != 0 {
+        if !self.decision_interval_s.is_multiple_of(m.scrape_interval_s) {
             return Err(ConfigError::invalid(
                 "decision_interval_s",
                 "must be a multiple of metrics.scrape_interval_s so decisions see whole scrapes",

@@ -25,15 +25,15 @@ impl AggregationConfig {
     /// Checks the trim fraction and clip bound, so a configuration can be refused when it
     /// is loaded rather than when the first round opens.
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        if let Strategy::TrimmedMean { trim_fraction } = self.strategy {
-            if !(0.0..0.5).contains(&trim_fraction) {
-                return Err(ConfigError::TrimFraction(trim_fraction));
-            }
+        if let Strategy::TrimmedMean { trim_fraction } = self.strategy
+            && !(0.0..0.5).contains(&trim_fraction)
+        {
+            return Err(ConfigError::TrimFraction(trim_fraction));
         }
-        if let Some(c) = self.clip_norm {
-            if !(c.is_finite() && c > 0.0) {
-                return Err(ConfigError::ClipNorm(c));
-            }
+        if let Some(c) = self.clip_norm
+            && !(c.is_finite() && c > 0.0)
+        {
+            return Err(ConfigError::ClipNorm(c));
         }
         Ok(())
     }

@@ -133,10 +133,10 @@ fn update_frame(shared: &SharedUpdate, offer: &RoundOffer, params: u32) -> anyho
     let mut cached = shared
         .lock()
         .map_err(|_| anyhow::anyhow!("another agent panicked while encoding"))?;
-    if let Some((round, base, frame)) = cached.as_ref() {
-        if (*round, *base) == (offer.round, offer.base_version) {
-            return Ok(frame.clone());
-        }
+    if let Some((round, base, frame)) = cached.as_ref()
+        && (*round, *base) == (offer.round, offer.base_version)
+    {
+        return Ok(frame.clone());
     }
     let frame = Bytes::from(encode(&Message::Update(Update {
         round: offer.round,

@@ -231,7 +231,7 @@ impl Display {
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
                     + 1;
                 self.bar.set_position(done);
-                if self.bar.is_hidden() && done % self.rounds.max(1) == 0 {
+                if self.bar.is_hidden() && done.is_multiple_of(self.rounds.max(1)) {
                     eprintln!("  {done}/{} local rounds trained alone", self.alone_total);
                 }
             }

@@ -343,15 +343,15 @@ impl ServeConfig {
                 *path = base.join(&*path);
             }
         }
-        if let Some(path) = &mut self.model.train_config {
-            if path.is_relative() {
-                *path = base.join(&*path);
-            }
+        if let Some(path) = &mut self.model.train_config
+            && path.is_relative()
+        {
+            *path = base.join(&*path);
         }
-        if let InitialModel::Dir(path) = &mut self.model.initial {
-            if path.is_relative() {
-                *path = base.join(&*path);
-            }
+        if let InitialModel::Dir(path) = &mut self.model.initial
+            && path.is_relative()
+        {
+            *path = base.join(&*path);
         }
     }
 

@@ -288,15 +288,16 @@ impl RoundEngine {
             return actions;
         }
         self.agents.remove(cluster_id);
-        if let Phase::Open(open) = &mut self.phase {
-            if open.participants.contains(cluster_id) && !open.contributed.contains(cluster_id) {
-                tracing::info!(
-                    cluster = cluster_id,
-                    round = open.round,
-                    "participant disconnected before contributing; the round no longer waits for it"
-                );
-                open.departed.insert(cluster_id.to_owned());
-            }
+        if let Phase::Open(open) = &mut self.phase
+            && open.participants.contains(cluster_id)
+            && !open.contributed.contains(cluster_id)
+        {
+            tracing::info!(
+                cluster = cluster_id,
+                round = open.round,
+                "participant disconnected before contributing; the round no longer waits for it"
+            );
+            open.departed.insert(cluster_id.to_owned());
         }
         self.check_close(now, &mut actions);
         actions

@@ -101,7 +101,7 @@ async fn autoscale(
         let current = model.borrow().clone();
         let decision = cluster.step(current.as_ref());
         done += 1;
-        if done % log_every == 0 || intervals == Some(done) {
+        if done.is_multiple_of(log_every) || intervals == Some(done) {
             let meter = cluster.take_meter();
             let s = stats.borrow().clone();
             let policy = match decision.decided_by {

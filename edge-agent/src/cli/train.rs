@@ -126,7 +126,7 @@ pub(crate) fn run(args: &TrainArgs) -> anyhow::Result<()> {
             recent.0.push_back(s.episode_return);
         }
         seen = stats.len();
-        if steps % 256 == 0 {
+        if steps.is_multiple_of(256) {
             bar.set_position(steps);
             let ret = recent
                 .mean()
@@ -135,7 +135,7 @@ pub(crate) fn run(args: &TrainArgs) -> anyhow::Result<()> {
         }
         // Without a terminal the bar is hidden: log a line every 5 % instead, so a run
         // under CI or nohup still shows it is alive and learning.
-        if bar.is_hidden() && steps % log_every == 0 {
+        if bar.is_hidden() && steps.is_multiple_of(log_every) {
             let ret = recent
                 .mean()
                 .map_or_else(|| "-".to_owned(), |m| format!("{m:.2}"));

@@ -172,14 +172,14 @@ impl SafetyLayer {
         );
 
         // 5. Breakers.
-        if target != current {
-            if let Some(detail) = self.breaker_hold(now_s) {
-                overrides.push(Override::new(
-                    OverrideKind::CircuitOpen,
-                    format!("{current} → {target} held at {current}: {detail}"),
-                ));
-                target = current;
-            }
+        if target != current
+            && let Some(detail) = self.breaker_hold(now_s)
+        {
+            overrides.push(Override::new(
+                OverrideKind::CircuitOpen,
+                format!("{current} → {target} held at {current}: {detail}"),
+            ));
+            target = current;
         }
 
         // 6. Shadow mode.

@@ -168,10 +168,12 @@ impl DqnLearner {
         self.replay.push(t);
         self.steps += 1;
         let mut loss = None;
-        if self.steps >= self.cfg.learning_starts && self.steps % self.cfg.train_frequency == 0 {
+        if self.steps >= self.cfg.learning_starts
+            && self.steps.is_multiple_of(self.cfg.train_frequency)
+        {
             loss = Some(self.train_step());
         }
-        if self.steps % self.cfg.target_update_interval == 0 {
+        if self.steps.is_multiple_of(self.cfg.target_update_interval) {
             self.target = self.online.valid();
         }
         loss

@@ -48,7 +48,7 @@ impl TunerClock {
         if self.decisions > 0 {
             self.summary.push(o);
         }
-        let starts = self.decisions % self.cfg.segment_steps == 0;
+        let starts = self.decisions.is_multiple_of(self.cfg.segment_steps);
         self.decisions += 1;
         if !starts {
             return None;
