@@ -72,12 +72,52 @@ fn a_small_fleet_federates_and_reports_every_comparison() {
 
     let transfer = &report["transfer"];
     assert_eq!(transfer["workload"], "sudden_spike");
+    // A fresh fleet never saw the held-out workload.
+    assert_eq!(transfer["seen_by_start"], false);
     for curve in ["fine_tuned_curve", "scratch_curve"] {
         let points = transfer[curve].as_array().unwrap();
         let steps: Vec<u64> = points.iter().map(|p| p[0].as_u64().unwrap()).collect();
         assert_eq!(steps.first(), Some(&0), "{curve}: {steps:?}");
         assert_eq!(steps.last(), Some(&400), "{curve}: {steps:?}");
     }
+}
+
+/// The shipped model was trained on every named pattern, so a fleet started from it has
+/// seen the held-out one: the report must say the race measures no transfer.
+#[test]
+fn a_race_on_a_workload_the_shipped_model_knows_is_flagged() {
+    let out = Command::new(env!("CARGO_BIN_EXE_coordinator"))
+        .args([
+            "simulate",
+            "--clusters",
+            "1",
+            "--rounds",
+            "1",
+            "--budget",
+            "50",
+            "--start",
+            "shipped",
+            "--skip-alone",
+            "--eval-seeds",
+            "1",
+            "--transfer-steps",
+            "100",
+            "--transfer-eval-every",
+            "100",
+        ])
+        .env_remove("COORDINATOR_LOG")
+        .output()
+        .expect("run the coordinator binary");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "simulate failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("not a new workload: the shipped model"),
+        "{stdout}"
+    );
 }
 
 #[test]

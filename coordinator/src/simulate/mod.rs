@@ -87,13 +87,17 @@ pub(crate) fn run(
     let clusters = workloads::fleet(spec.clusters, &spec.holdout, &cfg.env.sim)?;
     let holdout = workloads::scenario(&spec.holdout, &cfg.env.sim)?;
     let arch = architecture(spec.algo, &cfg);
-    let initial = match spec.start {
-        StartModel::Fresh => fresh_weights(spec.algo, &cfg, spec.seed),
-        StartModel::Shipped => network_weights(
-            &defaults::load(spec.algo)
-                .context("the shipped model")?
-                .network,
-        ),
+    // The workloads the first global model has already trained on: a transfer to one
+    // of them is no transfer to a new workload, and the report says so.
+    let (initial, seen_by_start) = match spec.start {
+        StartModel::Fresh => (fresh_weights(spec.algo, &cfg, spec.seed), Vec::new()),
+        StartModel::Shipped => {
+            let shipped = defaults::load(spec.algo).context("the shipped model")?;
+            (
+                network_weights(&shipped.network),
+                shipped.config.training.scenarios,
+            )
+        }
     };
     let mut seconds = Timings::default();
 
@@ -210,6 +214,7 @@ pub(crate) fn run(
         };
         Some(TransferRow {
             workload: spec.holdout.clone(),
+            seen_by_start: seen_by_start.contains(&spec.holdout),
             budget: spec.transfer_budget,
             eval_every: spec.transfer_eval_every,
             hpa: tuned.hpa,

@@ -78,6 +78,9 @@ pub(crate) struct TransferRow {
     pub(crate) budget: u64,
     pub(crate) eval_every: u64,
     pub(crate) hpa: Score,
+    /// Whether the first global model (the shipped one) was trained on this workload,
+    /// which makes the race no test of transfer.
+    pub(crate) seen_by_start: bool,
     /// Whether the fine-tune trained only the head.
     pub(crate) frozen_extractor: bool,
     /// Steps until HPA-level cost when fine-tuning the global model.
@@ -190,6 +193,12 @@ impl Report {
                 steps(t.fine_tuned_steps),
                 steps(t.scratch_steps)
             ));
+            if t.seen_by_start {
+                out.push_str(&format!(
+                    "  (not a new workload: the shipped model the fleet started from was trained on `{}`; start fresh, or hold out a trace, to measure transfer)\n",
+                    t.workload
+                ));
+            }
         }
         let secs = &self.seconds;
         out.push_str(&format!(

@@ -7,7 +7,6 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
-use rand::seq::SliceRandom;
 
 use super::config::HybridConfig;
 use super::gaussian::{entropy_tensor, log_prob, log_prob_tensor, sample};
@@ -17,7 +16,7 @@ use crate::rl::device::{inference_device, training_device};
 use crate::rl::network::GaussianActorCritic;
 use crate::rl::ppo::{
     PpoLoss, PpoStats, SampleTargets, SurrogateSettings, clip_global_norm, clipped_surrogate,
-    explained_variance, gae, normalize_advantages,
+    explained_variance, gae, minibatches, normalize_advantages, optimise,
 };
 
 /// One segment with what the tuner knew when it acted.
@@ -169,33 +168,20 @@ impl TunerLearner {
             self.cfg.tuner_gamma as f32,
             self.cfg.tuner_gae_lambda as f32,
         );
-        let mut sums = [0.0f64; 6];
-        let mut count = 0usize;
-        let mut order: Vec<usize> = (0..rollout.len()).collect();
-        for _ in 0..self.cfg.tuner_n_epochs {
-            order.shuffle(&mut self.rng);
-            for batch in order.chunks(self.cfg.tuner_batch_size) {
-                let s = self.minibatch_step(&rollout, batch, &advantages, &returns);
-                for (sum, v) in sums.iter_mut().zip(s) {
-                    *sum += f64::from(v);
-                }
-                count += 1;
-            }
-        }
+        let batches = minibatches(
+            rollout.len(),
+            self.cfg.tuner_n_epochs,
+            self.cfg.tuner_batch_size,
+            &mut self.rng,
+        );
+        let stats = optimise(&batches, explained_variance(&values, &returns), |batch| {
+            self.minibatch_step(&rollout, batch, &advantages, &returns)
+        });
         self.acting = self.net.valid();
         self.updates += 1;
         self.rollout = rollout;
         self.rollout.clear();
-        let mean = |i: usize| (sums[i] / count as f64) as f32;
-        PpoStats {
-            policy_loss: mean(0),
-            value_loss: mean(1),
-            entropy: mean(2),
-            approx_kl: mean(3),
-            clip_fraction: mean(4),
-            grad_norm: mean(5),
-            explained_variance: explained_variance(&values, &returns),
-        }
+        stats
     }
 
     fn minibatch_step(

@@ -6,11 +6,11 @@ use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::rngs::ChaCha8Rng;
-use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 
 use super::clip::clip_global_norm;
 use super::config::PpoConfig;
+use super::epochs::{minibatches, optimise};
 use super::gae::gae;
 use super::loss::{LossInputs, normalize_advantages, ppo_loss};
 use super::rollout::{Rollout, RolloutStep};
@@ -210,34 +210,21 @@ impl PpoLearner {
             self.cfg.gamma as f32,
             self.cfg.gae_lambda as f32,
         );
-        let mut sums = [0.0f64; 6];
-        let mut count = 0usize;
-        let mut order: Vec<usize> = (0..rollout.len()).collect();
-        for _ in 0..self.cfg.n_epochs {
-            order.shuffle(&mut self.rng);
-            for batch in order.chunks(self.cfg.batch_size) {
-                let s = self.minibatch_step(&rollout, batch, &advantages, &returns);
-                for (sum, v) in sums.iter_mut().zip(s) {
-                    *sum += f64::from(v);
-                }
-                count += 1;
-            }
-        }
+        let explained_variance = explained_variance(&rollout.values, &returns);
+        let batches = minibatches(
+            rollout.len(),
+            self.cfg.n_epochs,
+            self.cfg.batch_size,
+            &mut self.rng,
+        );
+        let stats = optimise(&batches, explained_variance, |batch| {
+            self.minibatch_step(&rollout, batch, &advantages, &returns)
+        });
         self.acting = self.net.valid();
         self.updates += 1;
-        let explained_variance = explained_variance(&rollout.values, &returns);
         self.rollout = rollout;
         self.rollout.clear();
-        let mean = |i: usize| (sums[i] / count as f64) as f32;
-        PpoStats {
-            policy_loss: mean(0),
-            value_loss: mean(1),
-            entropy: mean(2),
-            approx_kl: mean(3),
-            clip_fraction: mean(4),
-            grad_norm: mean(5),
-            explained_variance,
-        }
+        stats
     }
 
     /// One gradient step on the rollout entries `batch`; returns the loss parts and the

@@ -2,6 +2,7 @@
 
 mod clip;
 mod config;
+mod epochs;
 mod gae;
 mod learner;
 mod loss;
@@ -11,6 +12,7 @@ mod train;
 
 pub(crate) use clip::clip_global_norm;
 pub use config::PpoConfig;
+pub(crate) use epochs::{minibatches, optimise};
 pub use gae::gae;
 pub(crate) use learner::explained_variance;
 pub use learner::{PpoLearner, PpoStats, action_probabilities};
