@@ -5,6 +5,8 @@
 //! (FedAvg and robust variants, [`Strategy`]) and versions each result in the model
 //! registry; [`config::ServeConfig`] is the typed configuration of `coordinator serve`.
 
+#![forbid(unsafe_code)]
+
 mod aggregate;
 pub mod cli;
 pub mod config;
