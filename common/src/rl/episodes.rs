@@ -1,7 +1,7 @@
 //! Where training experience comes from: the training scenarios played round-robin, each
 //! episode with a fresh seed from a range disjoint from evaluation seeds.
 
-use crate::env::{Env, EnvConfig};
+use crate::env::{Env, EnvConfig, Observation, Step};
 use crate::error::ConfigError;
 use crate::scenario::Scenario;
 
@@ -82,4 +82,72 @@ pub struct EpisodeStats {
     pub episode_return: f64,
     /// Steps in the episode.
     pub length: u64,
+}
+
+/// The episode bookkeeping every training loop shares: the environment being played,
+/// the observation the next decision is made on, the running return, and the finished
+/// episodes' statistics. A loop decides and steps; [`Self::record`] does the rest.
+#[derive(Debug)]
+pub struct EpisodeRun {
+    env: Env,
+    id: EpisodeId,
+    observation: Observation,
+    episode_return: f64,
+    length: u64,
+    finished: Vec<EpisodeStats>,
+}
+
+impl EpisodeRun {
+    /// Starts on the next episode of `episodes`.
+    pub fn start(episodes: &mut EpisodeCycle) -> Self {
+        let (env, id) = episodes.next_env();
+        Self {
+            observation: *env.observation(),
+            env,
+            id,
+            episode_return: 0.0,
+            length: 0,
+            finished: Vec::new(),
+        }
+    }
+
+    /// The environment being played, to step.
+    pub fn env(&mut self) -> &mut Env {
+        &mut self.env
+    }
+
+    /// What the next decision sees.
+    pub fn observation(&self) -> Observation {
+        self.observation
+    }
+
+    /// Accounts for `step`; when it ended the episode, records the episode (with the
+    /// learner's `total_steps`) and moves on to the next one from `episodes`.
+    pub fn record(&mut self, step: &Step, total_steps: u64, episodes: &mut EpisodeCycle) {
+        self.episode_return += step.reward;
+        self.length += 1;
+        self.observation = step.observation;
+        if step.done {
+            self.finished.push(EpisodeStats {
+                id: self.id.clone(),
+                total_steps,
+                episode_return: self.episode_return,
+                length: self.length,
+            });
+            (self.env, self.id) = episodes.next_env();
+            self.observation = *self.env.observation();
+            self.episode_return = 0.0;
+            self.length = 0;
+        }
+    }
+
+    /// The episodes finished so far.
+    pub fn finished(&self) -> &[EpisodeStats] {
+        &self.finished
+    }
+
+    /// The episodes finished, once the run is over.
+    pub fn into_finished(self) -> Vec<EpisodeStats> {
+        self.finished
+    }
 }

@@ -4,8 +4,7 @@ use std::ops::ControlFlow;
 
 use super::config::DqnConfig;
 use super::learner::DqnLearner;
-use crate::env::Observation;
-use crate::rl::episodes::{EpisodeCycle, EpisodeStats};
+use crate::rl::episodes::{EpisodeCycle, EpisodeRun, EpisodeStats};
 use crate::rl::replay::Transition;
 
 /// Trains a DQN for `timesteps` environment steps. `on_step` is called after every step
@@ -45,15 +44,11 @@ pub(crate) fn run_dqn(
     mut on_step: impl FnMut(&DqnLearner, &[EpisodeStats]) -> ControlFlow<()>,
 ) -> (DqnLearner, Vec<EpisodeStats>) {
     let end = learner.steps() + timesteps;
-    let mut stats = Vec::new();
-    let (mut env, mut id) = episodes.next_env();
-    let mut obs: Observation = *env.observation();
-    let (mut ret, mut len) = (0.0, 0u64);
+    let mut run = EpisodeRun::start(episodes);
     while learner.steps() < end {
+        let obs = run.observation();
         let action = learner.act(&obs.0, true);
-        let step = env.step(action);
-        ret += step.reward;
-        len += 1;
+        let step = run.env().step(action);
         learner.observe(Transition {
             observation: obs.0,
             action: action as u32,
@@ -61,22 +56,10 @@ pub(crate) fn run_dqn(
             next_observation: step.observation.0,
             done: step.done,
         });
-        obs = step.observation;
-        if step.done {
-            stats.push(EpisodeStats {
-                id: id.clone(),
-                total_steps: learner.steps(),
-                episode_return: ret,
-                length: len,
-            });
-            (env, id) = episodes.next_env();
-            obs = *env.observation();
-            ret = 0.0;
-            len = 0;
-        }
-        if on_step(&learner, &stats).is_break() {
+        run.record(&step, learner.steps(), episodes);
+        if on_step(&learner, run.finished()).is_break() {
             break;
         }
     }
-    (learner, stats)
+    (learner, run.into_finished())
 }

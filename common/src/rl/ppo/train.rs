@@ -5,8 +5,7 @@ use std::ops::ControlFlow;
 use super::config::PpoConfig;
 use super::learner::PpoLearner;
 use super::rollout::RolloutStep;
-use crate::env::Observation;
-use crate::rl::episodes::{EpisodeCycle, EpisodeStats};
+use crate::rl::episodes::{EpisodeCycle, EpisodeRun, EpisodeStats};
 
 /// Trains PPO for `timesteps` environment steps. `on_step` is called after every step
 /// with the learner and the episodes finished so far (for progress display; the latest
@@ -51,15 +50,11 @@ pub(crate) fn run_ppo(
 ) -> (PpoLearner, Vec<EpisodeStats>) {
     learner.drop_partial_rollout();
     let end = learner.steps() + timesteps;
-    let mut stats = Vec::new();
-    let (mut env, mut id) = episodes.next_env();
-    let mut obs: Observation = *env.observation();
-    let (mut ret, mut len) = (0.0, 0u64);
+    let mut run = EpisodeRun::start(episodes);
     while learner.steps() < end {
+        let obs = run.observation();
         let (action, log_prob, value) = learner.act(&obs.0, true);
-        let step = env.step(action);
-        ret += step.reward;
-        len += 1;
+        let step = run.env().step(action);
         learner.observe(RolloutStep {
             observation: obs.0,
             action,
@@ -69,22 +64,10 @@ pub(crate) fn run_ppo(
             next_observation: step.observation.0,
             done: step.done,
         });
-        obs = step.observation;
-        if step.done {
-            stats.push(EpisodeStats {
-                id: id.clone(),
-                total_steps: learner.steps(),
-                episode_return: ret,
-                length: len,
-            });
-            (env, id) = episodes.next_env();
-            obs = *env.observation();
-            ret = 0.0;
-            len = 0;
-        }
-        if on_step(&learner, &stats).is_break() {
+        run.record(&step, learner.steps(), episodes);
+        if on_step(&learner, run.finished()).is_break() {
             break;
         }
     }
-    (learner, stats)
+    (learner, run.into_finished())
 }
