@@ -2,15 +2,12 @@
 
 use rl_autoscaler_tests::{edge_agent, edge_agent_json};
 
-#[test]
-fn a_trained_dqn_is_written_and_scored() {
-    let dir = std::env::temp_dir().join(format!("learning-e2e-{}", std::process::id()));
-    let out = dir.join("dqn");
-    let out_s = out.to_str().unwrap();
+/// Trains `algo` for 1,200 steps of `steady` (seed 3) into `out`, which must succeed.
+fn train_tiny(algo: &str, out: &str) {
     let run = edge_agent(&[
         "train",
         "--algo",
-        "dqn",
+        algo,
         "--timesteps",
         "1200",
         "--scenario",
@@ -18,13 +15,21 @@ fn a_trained_dqn_is_written_and_scored() {
         "--seed",
         "3",
         "--out",
-        out_s,
+        out,
     ]);
     assert!(
         run.status.success(),
-        "{}",
+        "training {algo} failed: {}",
         String::from_utf8_lossy(&run.stderr)
     );
+}
+
+#[test]
+fn a_trained_dqn_is_written_and_scored() {
+    let dir = std::env::temp_dir().join(format!("learning-e2e-{}", std::process::id()));
+    let out = dir.join("dqn");
+    let out_s = out.to_str().unwrap();
+    train_tiny("dqn", out_s);
     for file in [
         "model.bpk",
         "config.toml",
@@ -99,24 +104,7 @@ fn a_trained_hybrid_is_written_and_scored_beside_the_shipped_one() {
     let dir = std::env::temp_dir().join(format!("learning-hybrid-{}", std::process::id()));
     let out = dir.join("hybrid");
     let out_s = out.to_str().unwrap();
-    let run = edge_agent(&[
-        "train",
-        "--algo",
-        "hybrid",
-        "--timesteps",
-        "1200",
-        "--scenario",
-        "steady",
-        "--seed",
-        "3",
-        "--out",
-        out_s,
-    ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    train_tiny("hybrid", out_s);
     let manifest = std::fs::read_to_string(out.join("manifest.toml")).unwrap();
     assert!(manifest.contains("algo = \"hybrid\""), "{manifest}");
     let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
