@@ -204,3 +204,53 @@ fn loading_weights_replaces_the_networks_and_keeps_the_experience() {
         "a refused load changes nothing"
     );
 }
+
+/// FedProx: the same round of local training from the same global weights, with and
+/// without the proximal term. With μ large the update stays much closer to the global
+/// model (here under half the distance); with μ = 0 the anchor is never even kept.
+#[test]
+fn the_proximal_term_keeps_local_training_near_the_global_model() {
+    let (cfg, scenario) = tiny_task();
+    let c = DqnConfig {
+        learning_starts: 50,
+        hidden: vec![16, 16],
+        dropout: vec![0.0, 0.0],
+        ..tiny_dqn_config()
+    };
+    let global = flatten(&DqnLearner::new(c.clone(), 3, 1_000, 42).network());
+    let distance_after_round = |mu: f64| {
+        let c = DqnConfig {
+            proximal_mu: mu,
+            ..c.clone()
+        };
+        let mut episodes = EpisodeCycle::new(cfg.clone(), vec![scenario.clone()], 5).unwrap();
+        let mut learner = DqnLearner::from_weights(c, 3, 600, &global, 5).unwrap();
+        // A second load, as at the start of every federated round, re-anchors it.
+        learner.load_weights(&global).unwrap();
+        let (learner, _) = continue_dqn(learner, &mut episodes, 600, |_, _| {});
+        let trained = flatten(&learner.network());
+        trained
+            .iter()
+            .zip(&global)
+            .map(|(w, g)| f64::from(w - g).powi(2))
+            .sum::<f64>()
+            .sqrt()
+    };
+    let free = distance_after_round(0.0);
+    let held = distance_after_round(50.0);
+    assert!(free > 0.0);
+    assert!(
+        held < 0.5 * free,
+        "proximal μ=50 moved {held}, plain training {free}"
+    );
+    let bad = DqnConfig {
+        proximal_mu: -1.0,
+        ..DqnConfig::default()
+    };
+    assert!(
+        bad.validate()
+            .unwrap_err()
+            .to_string()
+            .contains("proximal_mu")
+    );
+}

@@ -66,6 +66,11 @@ pub(crate) struct SimulateArgs {
     /// Skip training each agent alone (the comparison federation is judged by).
     #[arg(long)]
     skip_alone: bool,
+    /// FedProx: the federated DQN agents add μ/2 · ‖θ − θ_global‖² to their loss, so local
+    /// rounds stay near the global model (the agents trained alone never use it).
+    /// 0 is plain FedAvg.
+    #[arg(long, default_value_t = 0.0, value_parser = non_negative)]
+    proximal_mu: f64,
     /// Keep the coordinator's model registry here instead of in a temporary directory
     /// (inspect it afterwards with `coordinator models --registry DIR list`). Must be
     /// empty or absent: a simulation starts its fleet from scratch.
@@ -130,6 +135,7 @@ pub(crate) fn run(args: &SimulateArgs) -> anyhow::Result<()> {
         transfer_eval_every: args.transfer_eval_every,
         transfer_freeze: args.transfer_freeze,
         skip_alone: args.skip_alone,
+        proximal_mu: args.proximal_mu,
         registry,
     };
     let display = Display::new(&spec);
@@ -238,5 +244,14 @@ impl Display {
                 }
             }
         }
+    }
+}
+
+/// A finite number ≥ 0.
+fn non_negative(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        Ok(v) => Err(format!("must be a finite number ≥ 0, got {v}")),
+        Err(e) => Err(e.to_string()),
     }
 }

@@ -64,6 +64,8 @@ pub(crate) struct SimulationSpec {
     pub(crate) transfer_freeze: bool,
     /// Skip training the agents alone.
     pub(crate) skip_alone: bool,
+    /// FedProx's μ for the federated agents (DQN); 0 is plain FedAvg.
+    pub(crate) proximal_mu: f64,
     pub(crate) registry: PathBuf,
 }
 
@@ -83,6 +85,10 @@ pub(crate) fn run(
     spec: &SimulationSpec,
     progress: &(dyn Fn(Progress<'_>) + Sync),
 ) -> anyhow::Result<Report> {
+    anyhow::ensure!(
+        spec.proximal_mu == 0.0 || spec.algo != Algo::Ppo,
+        "--proximal-mu applies to DQN agents (and a hybrid's DQN); PPO agents have no proximal term"
+    );
     let cfg = TrainConfig::default();
     let clusters = workloads::fleet(spec.clusters, &spec.holdout, &cfg.env.sim)?;
     let holdout = workloads::scenario(&spec.holdout, &cfg.env.sim)?;
@@ -107,9 +113,11 @@ pub(crate) fn run(
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    let mut fleet_cfg = cfg.clone();
+    fleet_cfg.dqn.proximal_mu = spec.proximal_mu;
     let fleet_spec = fleet::FleetSpec {
         algo: spec.algo,
-        cfg: cfg.clone(),
+        cfg: fleet_cfg,
         architecture: arch,
         initial_weights: initial.clone(),
         rounds: spec.rounds,
@@ -234,6 +242,7 @@ pub(crate) fn run(
             budget_per_round: spec.budget,
             start: format!("{:?}", spec.start).to_lowercase(),
             strategy: spec.strategy.to_string(),
+            proximal_mu: spec.proximal_mu,
             seed: spec.seed,
             eval_seeds: spec.eval_seeds.clone(),
             final_version: outcome.version,

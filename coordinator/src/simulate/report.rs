@@ -33,6 +33,8 @@ pub(crate) struct Settings {
     pub(crate) budget_per_round: u64,
     pub(crate) start: String,
     pub(crate) strategy: String,
+    /// FedProx's μ for the federated agents; 0 is plain FedAvg.
+    pub(crate) proximal_mu: f64,
     pub(crate) seed: u64,
     pub(crate) eval_seeds: Vec<u64>,
     pub(crate) final_version: u64,
@@ -130,7 +132,11 @@ impl Report {
             s.budget_per_round,
             s.algo,
             s.start,
-            s.strategy,
+            if s.proximal_mu > 0.0 {
+                format!("{}, FedProx μ = {}", s.strategy, s.proximal_mu)
+            } else {
+                s.strategy.clone()
+            },
             s.eval_seeds,
             s.final_version
         ));

@@ -36,6 +36,11 @@ pub struct DqnConfig {
     /// Dropout after each hidden layer during training (none at inference); one entry per
     /// hidden layer, 0 for none. Default [0.2, 0.1, 0.0].
     pub dropout: Vec<f64>,
+    /// FedProx's μ: adds μ/2 · ‖θ − θ₀‖² to the loss, θ₀ being the weights the learner
+    /// was built from or last loaded (in federation, the round's global model), so that
+    /// local training cannot drift far from what the fleet agreed on. Default 0 (off,
+    /// plain FedAvg local training).
+    pub proximal_mu: f64,
 }
 
 impl Default for DqnConfig {
@@ -54,6 +59,7 @@ impl Default for DqnConfig {
             max_grad_norm: 10.0,
             hidden: vec![256, 256, 128],
             dropout: vec![0.2, 0.1, 0.0],
+            proximal_mu: 0.0,
         }
     }
 }
@@ -112,6 +118,12 @@ impl DqnConfig {
                     format!("probabilities must be in [0, 1), got {p}"),
                 ));
             }
+        }
+        if !(self.proximal_mu.is_finite() && self.proximal_mu >= 0.0) {
+            return Err(ConfigError::invalid(
+                "dqn.proximal_mu",
+                format!("must be a finite number ≥ 0, got {}", self.proximal_mu),
+            ));
         }
         if self.max_grad_norm.is_nan() || self.max_grad_norm <= 0.0 {
             return Err(ConfigError::invalid(

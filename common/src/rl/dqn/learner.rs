@@ -34,6 +34,8 @@ pub struct DqnLearner {
     epsilon: LinearSchedule,
     batch: Vec<Transition>,
     frozen: bool,
+    /// The weights the proximal term pulls towards, when `cfg.proximal_mu > 0`.
+    anchor: Option<QNetwork>,
 }
 
 impl DqnLearner {
@@ -74,6 +76,7 @@ impl DqnLearner {
         let device = training_device();
         let acting = online.valid();
         let target = online.valid();
+        let anchor = (cfg.proximal_mu > 0.0).then(|| online.clone());
         let optim = AdamConfig::new()
             .with_grad_clipping(Some(GradientClippingConfig::Norm(cfg.max_grad_norm as f32)))
             .init();
@@ -96,6 +99,7 @@ impl DqnLearner {
             steps: 0,
             epsilon,
             frozen: false,
+            anchor,
         }
     }
 
@@ -130,11 +134,15 @@ impl DqnLearner {
     /// model: its past experience stays useful for learning, but the network it learns
     /// from and bootstraps against must be the fleet's, or its update would be relative to
     /// weights the coordinator never saw. Fails without changing anything when the length
-    /// does not match the architecture.
+    /// does not match the architecture. With `proximal_mu > 0` the loaded weights become
+    /// the proximal term's anchor.
     pub fn load_weights(&mut self, weights: &[f32]) -> Result<(), ParamLengthError> {
         let online = unflatten(self.online.clone(), weights)?;
         self.acting = online.valid();
         self.target = online.valid();
+        if self.cfg.proximal_mu > 0.0 {
+            self.anchor = Some(online.clone());
+        }
         self.online = online;
         Ok(())
     }
@@ -163,7 +171,8 @@ impl DqnLearner {
     }
 
     /// Stores a transition and, on schedule, takes a gradient step and syncs the target
-    /// network. Returns the loss when a gradient step was taken.
+    /// network. Returns the TD (Huber) loss, without any proximal term, when a gradient
+    /// step was taken.
     pub fn observe(&mut self, t: Transition) -> Option<f32> {
         self.replay.push(t);
         self.steps += 1;
@@ -219,6 +228,13 @@ impl DqnLearner {
             .init()
             .forward(q_taken, y, Reduction::Mean);
         let loss_value = loss.clone().inner().into_scalar::<f32>();
+        let loss = match &self.anchor {
+            Some(anchor) => {
+                let mu = self.cfg.proximal_mu as f32;
+                loss + self.online.squared_distance(anchor).mul_scalar(mu / 2.0)
+            }
+            None => loss,
+        };
         let grads = GradientsParams::from_grads(loss.backward(), &self.online);
         self.online = self
             .optim

@@ -45,6 +45,27 @@ impl QNetwork {
         }
     }
 
+    /// ‖θ − θ₀‖² summed over every parameter, θ₀ taken from `anchor` as constants (no
+    /// gradient flows into them): FedProx's proximal term before its μ/2.
+    pub fn squared_distance(&self, anchor: &QNetwork) -> Tensor<1> {
+        let layers = self.hidden.iter().chain([&self.head]);
+        let anchors = anchor.hidden.iter().chain([&anchor.head]);
+        let mut total: Option<Tensor<1>> = None;
+        for (layer, fixed) in layers.zip(anchors) {
+            let dw = layer.weight.val() - fixed.weight.val().detach();
+            let mut term = (dw.clone() * dw).sum();
+            if let (Some(b), Some(b0)) = (&layer.bias, &fixed.bias) {
+                let db = b.val() - b0.val().detach();
+                term = term + (db.clone() * db).sum();
+            }
+            total = Some(match total {
+                Some(t) => t + term,
+                None => term,
+            });
+        }
+        total.unwrap_or_else(|| Tensor::zeros([1], &self.head.weight.device()))
+    }
+
     /// Stops gradients from reaching the feature extractor, so fine-tuning adapts the head
     /// to a new workload without forgetting the features the fleet learned. Optimiser
     /// state for the extractor is not consulted again: a parameter without a gradient is
