@@ -27,4 +27,6 @@ mod fallback;
 pub(crate) mod layer;
 mod limits;
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod test_support;
