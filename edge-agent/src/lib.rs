@@ -7,10 +7,13 @@
 
 pub mod cli;
 mod config;
+mod control;
 mod curve;
+mod experience;
 mod federate_config;
 pub mod federation;
 mod meter;
+mod observe;
 mod safety;
 mod simulated_cluster;
 mod table;

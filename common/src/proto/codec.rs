@@ -10,6 +10,8 @@ use bincode::config::{self, Configuration, Fixint, LittleEndian, NoLimit};
 use bincode::de::read::Reader;
 use bincode::de::{Decode, Decoder, DecoderImpl};
 use bincode::error::DecodeError;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use super::error::CodecError;
 use super::message::Message;
@@ -45,6 +47,43 @@ pub(super) fn encode_payload(message: &Message, out: &mut Vec<u8>) -> Result<(),
 /// are also capped by serde itself, which preallocates at most 1 MiB whatever the claim
 /// and grows only as elements actually decode.
 pub(super) fn decode_payload(payload: &[u8]) -> Result<Message, CodecError> {
+    let (message, left) = decode_exact::<Message>(payload)?;
+    if left > 0 {
+        return Err(CodecError::Malformed {
+            reason: format!(
+                "{left} bytes left over after the {} message",
+                message.kind()
+            ),
+        });
+    }
+    Ok(message)
+}
+
+/// Appends the encoding of any serde value to `out`: records kept on disk (the agent's
+/// experience log) use the same format as the wire, so one swap changes both.
+pub fn encode_record<T: Serialize>(value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    bincode::serde::encode_into_std_write(value, out, base_config())
+        .map(|_| ())
+        .map_err(|e| CodecError::Encode {
+            reason: e.to_string(),
+        })
+}
+
+/// Decodes one record that must fill `bytes` exactly, under the same allocation guard as a
+/// message.
+pub fn decode_record<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    let (value, left) = decode_exact::<T>(bytes)?;
+    if left > 0 {
+        return Err(CodecError::Malformed {
+            reason: format!("{left} bytes left over after the record"),
+        });
+    }
+    Ok(value)
+}
+
+/// Decodes a `T` from the front of `payload`, believing no length beyond the payload's
+/// size; returns it with the number of bytes left over.
+fn decode_exact<T: DeserializeOwned>(payload: &[u8]) -> Result<(T, usize), CodecError> {
     let overrun = || CodecError::PayloadOverrun {
         payload_len: payload.len(),
     };
@@ -54,27 +93,13 @@ pub(super) fn decode_payload(payload: &[u8]) -> Result<Message, CodecError> {
     decoder
         .claim_bytes_read(BINCODE_LIMIT - payload.len())
         .map_err(|_| overrun())?;
-    let message = match bincode::serde::Compat::<Message>::decode(&mut decoder) {
-        Ok(compat) => compat.0,
-        Err(DecodeError::LimitExceeded | DecodeError::UnexpectedEnd { .. }) => {
-            return Err(overrun());
-        }
-        Err(e) => {
-            return Err(CodecError::Malformed {
-                reason: e.to_string(),
-            });
-        }
-    };
-    if !reader.rest.is_empty() {
-        return Err(CodecError::Malformed {
-            reason: format!(
-                "{} bytes left over after the {} message",
-                reader.rest.len(),
-                message.kind()
-            ),
-        });
+    match bincode::serde::Compat::<T>::decode(&mut decoder) {
+        Ok(compat) => Ok((compat.0, reader.rest.len())),
+        Err(DecodeError::LimitExceeded | DecodeError::UnexpectedEnd { .. }) => Err(overrun()),
+        Err(e) => Err(CodecError::Malformed {
+            reason: e.to_string(),
+        }),
     }
-    Ok(message)
 }
 
 /// A slice reader whose remainder stays visible, to refuse payloads with trailing bytes

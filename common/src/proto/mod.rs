@@ -19,6 +19,7 @@ mod message;
 #[cfg(test)]
 mod tests;
 
+pub use codec::{decode_record, encode_record};
 pub use error::CodecError;
 pub use frame::{FRAME_HEADER_LEN, FrameDecoder, decode, encode};
 pub use message::{

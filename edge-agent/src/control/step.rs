@@ -1,0 +1,280 @@
+//! One control interval's decision, pure.
+
+use common::env::{Observation, ObservationBuilder};
+use common::policy::{ClusterView, ObservedMetrics, PodView, Policy};
+use common::rl::policy::LearnedPolicy;
+use common::sim::SimConfig;
+
+use crate::experience::{MetricsRecord, Transition};
+use crate::safety::decision::SafetyDecision;
+use crate::safety::layer::{Proposal, SafetyLayer};
+
+/// Who proposes replica counts.
+pub(crate) enum Decider {
+    /// A learned model, with the version it came as (0 when local or built in) and the
+    /// temperature its DQN confidence is read at.
+    Learned {
+        policy: Box<LearnedPolicy>,
+        version: u64,
+        dqn_temperature: f64,
+    },
+    /// A baseline rule (the HPA), trusted without a confidence.
+    Baseline(Box<dyn Policy + Send>),
+}
+
+impl std::fmt::Debug for Decider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Learned {
+                policy, version, ..
+            } => write!(f, "Learned({} v{version})", policy.name()),
+            Self::Baseline(p) => write!(f, "Baseline({})", p.name()),
+        }
+    }
+}
+
+/// What the cluster looked like at a decision, as the shell read it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reading<'a> {
+    /// Unix second of the decision.
+    pub(crate) now_s: u64,
+    /// The metrics read, or why there are none.
+    pub(crate) metrics: Result<&'a ObservedMetrics, &'a str>,
+    /// `spec.replicas`.
+    pub(crate) spec_replicas: u32,
+    /// The Deployment's pods.
+    pub(crate) pods: &'a [PodView],
+}
+
+/// The decision and the transition that records it; the shell fills in `applied` once the
+/// write's outcome is known.
+#[derive(Debug, Clone)]
+pub(crate) struct StepOutcome {
+    pub(crate) decision: SafetyDecision,
+    pub(crate) transition: Transition,
+}
+
+/// The decision half of the loop: observation builder, decider and safety layer.
+#[derive(Debug)]
+pub(crate) struct ControlStep {
+    /// The workload model observations are normalised by: the one the policy trained with.
+    sim: SimConfig,
+    builder: ObservationBuilder,
+    decider: Decider,
+    safety: SafetyLayer,
+}
+
+impl ControlStep {
+    /// A step normalising observations by `sim`, proposing with `decider`, checked by
+    /// `safety`.
+    pub(crate) fn new(sim: SimConfig, decider: Decider, safety: SafetyLayer) -> Self {
+        Self {
+            builder: ObservationBuilder::new(&sim),
+            sim,
+            decider,
+            safety,
+        }
+    }
+
+    /// The safety layer, for its breakers' state.
+    pub(crate) fn safety(&self) -> &SafetyLayer {
+        &self.safety
+    }
+
+    /// The version of the model deciding; 0 for a local model or a baseline.
+    pub(crate) fn model_version(&self) -> u64 {
+        match &self.decider {
+            Decider::Learned { version, .. } => *version,
+            Decider::Baseline(_) => 0,
+        }
+    }
+
+    /// Decides for `reading`. A failed metrics read is reported to the layer (it counts
+    /// towards the metrics breaker) and leaves the observation without metrics, which the
+    /// layer answers with the HPA rule.
+    pub(crate) fn decide(&mut self, reading: Reading<'_>) -> StepOutcome {
+        let metrics = match reading.metrics {
+            Ok(m) => {
+                self.safety.record_metrics(reading.now_s, Ok(()));
+                Some(m)
+            }
+            Err(e) => {
+                self.safety.record_metrics(reading.now_s, Err(e.to_owned()));
+                None
+            }
+        };
+        let observation: Observation = self.builder.push(&self.sim, metrics, reading.spec_replicas);
+        let config = self.safety.config();
+        let view = ClusterView {
+            now_s: reading.now_s,
+            spec_replicas: reading.spec_replicas,
+            min_replicas: config.min_replicas,
+            max_replicas: config.max_replicas,
+            pods: reading.pods,
+            metrics,
+            observation: &observation,
+        };
+        let (proposal, action) = match &mut self.decider {
+            Decider::Learned {
+                policy,
+                dqn_temperature,
+                ..
+            } => {
+                let act = policy.act(&view, *dqn_temperature);
+                (
+                    Proposal::new(act.replicas).with_confidence(act.confidence),
+                    u32::try_from(act.action).ok(),
+                )
+            }
+            Decider::Baseline(policy) => (Proposal::new(policy.desired_replicas(&view)), None),
+        };
+        let decision = self.safety.decide(&view, proposal);
+        let transition = Transition {
+            at_s: reading.now_s,
+            observation: observation.0,
+            metrics: metrics.map(MetricsRecord::from),
+            replicas_before: reading.spec_replicas,
+            action,
+            proposed: decision.proposed,
+            decided: decision.replicas,
+            applied: false,
+            fallback: decision.fallback().map(|k| k.as_str().to_owned()),
+        };
+        StepOutcome {
+            decision,
+            transition,
+        }
+    }
+
+    /// Reports the outcome of the write the last decision asked for.
+    pub(crate) fn actuated(&mut self, now_s: u64, outcome: Result<(), String>) {
+        self.safety.record_actuation(now_s, outcome);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use common::env::{EnvConfig, OBSERVATION_LEN};
+    use common::policy::Hpa;
+    use common::rl::artifact::Algo;
+    use common::rl::defaults;
+    use common::sim::Simulator;
+    use common::traffic::ArrivalSeries;
+
+    use super::*;
+    use crate::safety::config::SafetyConfig;
+    use crate::safety::decision::OverrideKind;
+
+    fn shipped(algo: Algo) -> Decider {
+        Decider::Learned {
+            policy: Box::new(LearnedPolicy::new(
+                algo.name(),
+                defaults::load(algo).unwrap(),
+            )),
+            version: 0,
+            dqn_temperature: common::rl::policy::DEFAULT_DQN_CONFIDENCE_TEMPERATURE,
+        }
+    }
+
+    /// Runs `step` over a simulated cluster whose load ramps from `from_rps` to `to_rps`
+    /// over `intervals`, applying every write; `metrics_ok(i)` decides whether interval
+    /// i's read succeeds.
+    fn drive(
+        step: &mut ControlStep,
+        (from_rps, to_rps): (f32, f32),
+        intervals: usize,
+        metrics_ok: impl Fn(usize) -> bool,
+    ) -> Vec<StepOutcome> {
+        let cfg = EnvConfig::default();
+        let seconds = intervals * 15 + 60;
+        let ramp = (0..seconds)
+            .map(|t| from_rps + (to_rps - from_rps) * t as f32 / seconds as f32)
+            .collect();
+        let mut cluster =
+            Simulator::new(cfg.sim.clone(), ArrivalSeries::new("ramp", ramp), 7).unwrap();
+        let mut out = Vec::new();
+        for i in 0..intervals {
+            let now_s = 1_000_000 + cluster.now_s();
+            let observed = cluster.observed().copied().map(|mut m| {
+                m.timestamp_s += 1_000_000;
+                m
+            });
+            let metrics = match (&observed, metrics_ok(i)) {
+                (Some(m), true) => Ok(m),
+                (None, true) => Err("no scrape yet"),
+                (_, false) => Err("query `request_rate` failed: connection refused"),
+            };
+            let pods = cluster.pods().to_vec();
+            let outcome = step.decide(Reading {
+                now_s,
+                metrics,
+                spec_replicas: cluster.spec_replicas(),
+                pods: &pods,
+            });
+            if outcome.decision.apply {
+                cluster.scale_to(outcome.decision.replicas);
+                step.actuated(now_s, Ok(()));
+            }
+            cluster.step_interval();
+            out.push(outcome);
+        }
+        out
+    }
+
+    #[test]
+    fn a_learned_policy_decides_with_a_confidence_and_its_action_is_recorded() {
+        let mut step = ControlStep::new(
+            EnvConfig::default().sim,
+            shipped(Algo::Dqn),
+            SafetyLayer::new(SafetyConfig::default()).unwrap(),
+        );
+        // Steady load settles where holding and stepping down are near ties (the HPA rule
+        // then decides: low confidence); a ramp keeps the DQN sure of scaling up.
+        let run = drive(&mut step, (100.0, 1_500.0), 80, |_| true);
+        let learned: Vec<_> = run
+            .iter()
+            .filter(|o| o.decision.fallback().is_none())
+            .collect();
+        let reasons: Vec<_> = run
+            .iter()
+            .map(|o| o.decision.overrides.first().map(|x| x.to_string()))
+            .collect();
+        assert!(
+            learned.len() > 20,
+            "the policy decided only {} of 80: {reasons:?}",
+            learned.len()
+        );
+        assert!(learned.iter().all(|o| o.transition.action.is_some()));
+        assert!(
+            run.iter().any(|o| o.decision.replicas > 2),
+            "900 req/s never scaled up"
+        );
+        for o in &run {
+            assert_eq!(o.transition.decided, o.decision.replicas);
+            assert_eq!(o.transition.observation.len(), OBSERVATION_LEN);
+        }
+    }
+
+    #[test]
+    fn failed_reads_hand_over_to_the_hpa_and_open_the_metrics_breaker() {
+        let mut step = ControlStep::new(
+            EnvConfig::default().sim,
+            Decider::Baseline(Box::new(Hpa::default())),
+            SafetyLayer::new(SafetyConfig::default()).unwrap(),
+        );
+        let run = drive(&mut step, (300.0, 300.0), 40, |i| !(20..30).contains(&i));
+        for o in &run[21..30] {
+            assert_eq!(o.decision.fallback(), Some(OverrideKind::MetricsMissing));
+            assert_eq!(o.transition.fallback.as_deref(), Some("metrics_missing"));
+            assert!(o.transition.metrics.is_none());
+        }
+        // Three failures open the breaker: from then on nothing is written.
+        assert!(run[23..30].iter().all(|o| !o.decision.apply));
+        assert!(
+            run[23..30]
+                .iter()
+                .all(|o| o.decision.replicas == o.transition.replicas_before)
+        );
+        assert_eq!(step.model_version(), 0);
+    }
+}

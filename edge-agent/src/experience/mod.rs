@@ -1,0 +1,13 @@
+//! Experience collected on a real cluster: one [`Transition`] per control interval, kept on
+//! disk as it happens so that a restart (an upgrade, an OOM kill, a node drain) loses none
+//! of it. Online learning, the federation round's local training and the digital twin all
+//! start from this record of what the workload did and what the agent decided.
+
+// `edge-agent run`, the async shell that drives these, lands next with the real-cluster work.
+#![allow(dead_code, unused_imports)]
+
+mod log;
+mod transition;
+
+pub(crate) use log::{ExperienceError, ExperienceLog};
+pub(crate) use transition::{MetricsRecord, Transition};

@@ -1,0 +1,267 @@
+//! The agent's Prometheus metrics, registered once and updated by the control loop.
+//!
+//! The names are part of the deployment's contract: the alert rules and the dashboard in
+//! `deploy/` query them, so renaming one is a breaking change. Counters get the `_total`
+//! suffix from the encoder.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+use crate::safety::decision::OverrideKind;
+
+/// Label of `rl_agent_decisions_total`: which way the decision went after the safety layer.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ActionLabel {
+    action: &'static str,
+}
+
+/// Label of `rl_agent_fallback_total`: the override's reason, as in the decision log.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
+}
+
+/// Which way a decision moved `spec.replicas`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Up,
+    Down,
+    Hold,
+}
+
+impl Direction {
+    /// The direction from `current` to `target`.
+    pub(crate) fn of(current: u32, target: u32) -> Self {
+        match target.cmp(&current) {
+            std::cmp::Ordering::Greater => Self::Up,
+            std::cmp::Ordering::Less => Self::Down,
+            std::cmp::Ordering::Equal => Self::Hold,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Up => "scale_up",
+            Self::Down => "scale_down",
+            Self::Hold => "hold",
+        }
+    }
+}
+
+/// Every metric the agent exports.
+#[derive(Debug)]
+pub(crate) struct AgentMetrics {
+    registry: Registry,
+    decisions: Family<ActionLabel, Counter>,
+    scaling_actions: Counter,
+    replicas: Gauge,
+    latency_p95: Gauge<f64, AtomicU64>,
+    fallbacks: Family<ReasonLabel, Counter>,
+    model_version: Gauge,
+    decision_seconds: Histogram,
+    metrics_errors: Counter,
+    actuator_errors: Counter,
+}
+
+impl Default for AgentMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AgentMetrics {
+    /// A registry with every metric at zero.
+    pub(crate) fn new() -> Self {
+        let mut registry = Registry::default();
+        let decisions = Family::<ActionLabel, Counter>::default();
+        registry.register(
+            "rl_agent_decisions",
+            "Decisions taken, by what the safety layer settled on (scale_up, scale_down, hold)",
+            decisions.clone(),
+        );
+        let scaling_actions = Counter::default();
+        registry.register(
+            "rl_agent_scaling_actions",
+            "Writes of spec.replicas the Kubernetes API confirmed",
+            scaling_actions.clone(),
+        );
+        let replicas = Gauge::default();
+        registry.register(
+            "rl_agent_replicas",
+            "The target Deployment's spec.replicas as last read or written",
+            replicas.clone(),
+        );
+        let latency_p95 = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "rl_agent_latency_p95_seconds",
+            "The workload's p95 latency as the agent last observed it",
+            latency_p95.clone(),
+        );
+        let fallbacks = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "rl_agent_fallback",
+            "Times the safety layer overrode or withheld the policy's decision, by reason",
+            fallbacks.clone(),
+        );
+        let model_version = Gauge::default();
+        registry.register(
+            "rl_agent_model_version",
+            "Version of the model deciding (the federation's global version; 0 for a local or built-in model)",
+            model_version.clone(),
+        );
+        // 1 µs to ~0.5 s: a decision takes microseconds; the top buckets catch a stalled one.
+        let decision_seconds = Histogram::new(exponential_buckets(1e-6, 2.0, 20));
+        registry.register(
+            "rl_agent_decision_duration_seconds",
+            "Time from observation to the safety layer's decision (no network)",
+            decision_seconds.clone(),
+        );
+        let metrics_errors = Counter::default();
+        registry.register(
+            "rl_agent_metrics_errors",
+            "Metrics reads that failed (query error, missing or stale series)",
+            metrics_errors.clone(),
+        );
+        let actuator_errors = Counter::default();
+        registry.register(
+            "rl_agent_actuator_errors",
+            "Kubernetes API calls that failed",
+            actuator_errors.clone(),
+        );
+        Self {
+            registry,
+            decisions,
+            scaling_actions,
+            replicas,
+            latency_p95,
+            fallbacks,
+            model_version,
+            decision_seconds,
+            metrics_errors,
+            actuator_errors,
+        }
+    }
+
+    /// Counts a decision that settled on moving `current` to `target`.
+    pub(crate) fn decided(&self, current: u32, target: u32, took_s: f64) {
+        self.decisions
+            .get_or_create(&ActionLabel {
+                action: Direction::of(current, target).label(),
+            })
+            .inc();
+        self.decision_seconds.observe(took_s);
+    }
+
+    /// Counts one override of the safety layer.
+    pub(crate) fn overridden(&self, kind: OverrideKind) {
+        self.fallbacks
+            .get_or_create(&ReasonLabel {
+                reason: kind.as_str(),
+            })
+            .inc();
+    }
+
+    /// Records a confirmed write of `replicas`.
+    pub(crate) fn scaled(&self, replicas: u32) {
+        self.scaling_actions.inc();
+        self.replicas.set(i64::from(replicas));
+    }
+
+    /// Records `spec.replicas` as read from the cluster.
+    pub(crate) fn set_replicas(&self, replicas: u32) {
+        self.replicas.set(i64::from(replicas));
+    }
+
+    /// Records the p95 latency the metrics showed.
+    pub(crate) fn set_latency_p95(&self, seconds: f64) {
+        self.latency_p95.set(seconds);
+    }
+
+    /// Records the version of the model deciding.
+    pub(crate) fn set_model_version(&self, version: u64) {
+        self.model_version
+            .set(i64::try_from(version).unwrap_or(i64::MAX));
+    }
+
+    /// Counts a failed metrics read.
+    pub(crate) fn metrics_failed(&self) {
+        self.metrics_errors.inc();
+    }
+
+    /// Counts a failed Kubernetes API call.
+    pub(crate) fn actuator_failed(&self) {
+        self.actuator_errors.inc();
+    }
+
+    /// The OpenMetrics text exposition of every metric.
+    pub(crate) fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The value of the sample line starting with `series ` in `text`.
+    fn sample(text: &str, series: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .and_then(|v| v.parse().ok())
+    }
+
+    #[test]
+    fn every_contract_metric_is_exported_under_its_name() {
+        let m = AgentMetrics::new();
+        m.decided(3, 5, 12e-6);
+        m.decided(5, 5, 9e-6);
+        m.decided(5, 4, 9e-6);
+        m.decided(4, 3, 9e-6);
+        m.overridden(OverrideKind::MetricsStale);
+        m.overridden(OverrideKind::MetricsStale);
+        m.overridden(OverrideKind::ScaleDownCooldown);
+        m.scaled(5);
+        m.set_latency_p95(0.125);
+        m.set_model_version(7);
+        m.metrics_failed();
+        let text = m.encode();
+        let expect = [
+            ("rl_agent_decisions_total{action=\"scale_up\"}", 1.0),
+            ("rl_agent_decisions_total{action=\"hold\"}", 1.0),
+            ("rl_agent_decisions_total{action=\"scale_down\"}", 2.0),
+            ("rl_agent_scaling_actions_total", 1.0),
+            ("rl_agent_replicas", 5.0),
+            ("rl_agent_latency_p95_seconds", 0.125),
+            ("rl_agent_fallback_total{reason=\"metrics_stale\"}", 2.0),
+            (
+                "rl_agent_fallback_total{reason=\"scale_down_cooldown\"}",
+                1.0,
+            ),
+            ("rl_agent_model_version", 7.0),
+            ("rl_agent_decision_duration_seconds_count", 4.0),
+            ("rl_agent_metrics_errors_total", 1.0),
+            ("rl_agent_actuator_errors_total", 0.0),
+        ];
+        for (series, value) in expect {
+            assert_eq!(sample(&text, series), Some(value), "{series} in\n{text}");
+        }
+        // 12 µs falls in the (8 µs, 16 µs] bucket; 9 µs three times too.
+        assert_eq!(
+            sample(
+                &text,
+                "rl_agent_decision_duration_seconds_bucket{le=\"0.000016\"}"
+            ),
+            Some(4.0),
+            "{text}"
+        );
+        assert!(text.ends_with("# EOF\n"));
+    }
+}
