@@ -385,3 +385,79 @@ async fn the_emulator_answers_in_the_apis_shapes() {
         (404, "NotFound", "deployments.apps \"nope\" not found")
     );
 }
+
+#[tokio::test]
+async fn a_client_from_an_explicit_kubeconfig_reaches_the_cluster_it_names() {
+    let emulator = emulator().await;
+    emulator.set_pod_counts(NS, "web", 3, 0).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kubeconfig");
+    let kubeconfig = format!(
+        "apiVersion: v1\n\
+         kind: Config\n\
+         clusters:\n\
+         - name: emulator\n  cluster:\n    server: {url}\n\
+         - name: elsewhere\n  cluster:\n    server: http://127.0.0.1:9\n\
+         users:\n\
+         - name: agent\n  user:\n    token: not-checked\n\
+         contexts:\n\
+         - name: elsewhere\n  context:\n    cluster: elsewhere\n    user: agent\n\
+         - name: emulated\n  context:\n    cluster: emulator\n    user: agent\n    namespace: {NS}\n\
+         current-context: elsewhere\n",
+        url = emulator.url()
+    );
+    std::fs::write(&path, kubeconfig).unwrap();
+
+    let client = edge_agent::actuator::client_from_kubeconfig(&path, Some("emulated"))
+        .await
+        .unwrap();
+    let state = KubeActuator::new(client, NS, "web", Duration::from_secs(5))
+        .state()
+        .await
+        .unwrap();
+    assert_eq!((state.spec_replicas, state.ready), (3, 3));
+
+    let missing = dir.path().join("absent");
+    let Err(err) = edge_agent::actuator::client_from_kubeconfig(&missing, None).await else {
+        panic!("a missing kubeconfig must be an error");
+    };
+    assert!(err.to_string().contains("absent"), "{err}");
+}
+
+#[tokio::test]
+async fn deployment_patches_keep_the_apis_bookkeeping() {
+    let emulator = emulator().await;
+    let api: Api<Deployment> = Api::namespaced(emulator.client(NS).unwrap(), NS);
+    let before = api.get("web").await.unwrap();
+
+    // Strategic merge, as kubectl sends it, with a label change beside the replicas.
+    let patch = json!({"metadata": {"labels": {"tier": "front"}}, "spec": {"replicas": 2}});
+    let after = api
+        .patch("web", &PatchParams::default(), &Patch::Strategic(patch))
+        .await
+        .unwrap();
+    assert_eq!(after.spec.as_ref().unwrap().replicas, Some(2));
+    assert_eq!(after.metadata.labels.as_ref().unwrap()["tier"], "front");
+    assert_eq!(
+        after.metadata.generation,
+        before.metadata.generation.map(|g| g + 1),
+        "a spec change is a new generation"
+    );
+    assert_ne!(
+        after.metadata.resource_version,
+        before.metadata.resource_version
+    );
+
+    // The same patch again changes nothing, so it is no write to the object.
+    let again = json!({"metadata": {"labels": {"tier": "front"}}, "spec": {"replicas": 2}});
+    let unchanged = api
+        .patch("web", &PatchParams::default(), &Patch::Merge(again))
+        .await
+        .unwrap();
+    assert_eq!(
+        unchanged.metadata.resource_version,
+        after.metadata.resource_version
+    );
+
+    assert_eq!(emulator.spec_replicas(NS, "web"), Some(2));
+}
