@@ -461,3 +461,37 @@ async fn deployment_patches_keep_the_apis_bookkeeping() {
 
     assert_eq!(emulator.spec_replicas(NS, "web"), Some(2));
 }
+
+#[tokio::test]
+async fn the_selector_is_read_once_and_again_after_the_deployment_went_missing() {
+    const DEPLOYMENT_PATH: &str = "/apis/apps/v1/namespaces/shop/deployments/web";
+    let emulator = emulator().await;
+    emulator.set_pod_counts(NS, "web", 3, 0).unwrap();
+    let mut actuator = actuator(&emulator, "web", Duration::from_secs(5));
+
+    for _ in 0..3 {
+        assert_eq!(actuator.state().await.unwrap().ready, 3);
+    }
+    // One Deployment read for its (immutable) selector, then only scale and pods; and
+    // nothing else, not even discovery or /version.
+    assert_eq!(emulator.requests_to(&Method::GET, DEPLOYMENT_PATH), 1);
+    assert_eq!(emulator.requests_to(&Method::GET, SCALE_PATH), 3);
+    assert_eq!(emulator.requests_to(&Method::GET, PODS_PATH), 3);
+    assert_eq!(emulator.requests(), 7);
+
+    // Recreated with another selector while the agent runs: the 404 in between makes
+    // the agent read the new one.
+    emulator.inject(FaultRule::times(
+        Method::GET,
+        SCALE_PATH,
+        Fault::NotFound,
+        1,
+    ));
+    let err = actuator.state().await.unwrap_err();
+    assert!(matches!(err, ActuatorError::NotFound { .. }), "{err:?}");
+    emulator.add_deployment(NS, "web", 2, &[("app", "web-v2")]);
+    emulator.set_pod_counts(NS, "web", 1, 1).unwrap();
+    let state = actuator.state().await.unwrap();
+    assert_eq!((state.spec_replicas, state.ready, state.pending), (2, 1, 1));
+    assert_eq!(emulator.requests_to(&Method::GET, DEPLOYMENT_PATH), 2);
+}

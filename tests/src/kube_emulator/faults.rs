@@ -13,6 +13,8 @@ pub enum Fault {
     Forbidden,
     /// 409: the object was modified since the client read it.
     Conflict,
+    /// 404 for the addressed object, as if it had just been deleted.
+    NotFound,
     /// Answer normally, but only after this long.
     Delay(Duration),
     /// Close the connection without answering.

@@ -4,6 +4,7 @@
 //! and kubelet put them in.
 
 use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 use common::policy::PodView;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStatus};
@@ -127,14 +128,14 @@ pub(crate) fn pod(
     ready_at_s: Option<u64>,
 ) -> Pod {
     let name = deployment.metadata.name.as_deref().unwrap_or("workload");
-    let hash = "5d4f8b9c7";
     let mut labels = deployment
         .spec
         .as_ref()
         .and_then(|s| s.template.metadata.as_ref())
         .and_then(|m| m.labels.clone())
         .unwrap_or_default();
-    labels.insert(POD_TEMPLATE_HASH.to_owned(), hash.to_owned());
+    let hash = template_hash(&labels);
+    labels.insert(POD_TEMPLATE_HASH.to_owned(), hash.clone());
     let created = time(created_at_s);
     let condition = |type_: &str, status: bool, at: Time| PodCondition {
         type_: type_.to_owned(),
@@ -170,6 +171,15 @@ pub(crate) fn pod(
             ..PodStatus::default()
         }),
     }
+}
+
+/// Like the ReplicaSet controller's `pod-template-hash`, different for different pod
+/// templates (here: their labels), so pods of a replaced template get new names.
+fn template_hash(labels: &BTreeMap<String, String>) -> String {
+    let mut hasher = DefaultHasher::new();
+    labels.hash(&mut hasher);
+    let hex = format!("{:016x}", hasher.finish());
+    hex[..10].to_owned()
 }
 
 /// Pods for a Deployment from the simulator's view of them; simulated second 0 is Unix

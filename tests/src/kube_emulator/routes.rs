@@ -135,7 +135,8 @@ async fn log_and_inject(
             ApiError::forbidden(verb(&method, &target), &target).into_response()
         }
         (Some(Fault::Conflict), Some(target)) => ApiError::conflict(&target).into_response(),
-        (Some(Fault::Forbidden | Fault::Conflict), None) => {
+        (Some(Fault::NotFound), Some(target)) => ApiError::not_found(&target).into_response(),
+        (Some(Fault::Forbidden | Fault::Conflict | Fault::NotFound), None) => {
             ApiError::no_such_path().into_response()
         }
     }
