@@ -495,3 +495,23 @@ async fn the_selector_is_read_once_and_again_after_the_deployment_went_missing()
     assert_eq!((state.spec_replicas, state.ready, state.pending), (2, 1, 1));
     assert_eq!(emulator.requests_to(&Method::GET, DEPLOYMENT_PATH), 2);
 }
+
+#[tokio::test]
+async fn a_write_can_take_effect_although_its_answer_timed_out() {
+    let emulator = emulator().await;
+    emulator.inject(FaultRule::times(
+        Method::PATCH,
+        SCALE_PATH,
+        Fault::AnswerLate(Duration::from_secs(60)),
+        1,
+    ));
+    let mut actuator = actuator(&emulator, "web", Duration::from_millis(300));
+
+    let err = actuator.scale(8).await.unwrap_err();
+    assert!(
+        matches!(err, ActuatorError::Timeout { verb: "patch", .. }),
+        "{err:?}"
+    );
+    // The timeout says nothing about the write; reading the state does.
+    assert_eq!(actuator.state().await.unwrap().spec_replicas, 8);
+}

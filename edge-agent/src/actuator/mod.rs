@@ -56,7 +56,9 @@ pub trait Actuator {
     fn state(&mut self) -> impl Future<Output = Result<ScaleState, ActuatorError>> + Send;
 
     /// Asks for `replicas` pods. Returns once the API has accepted the change, not once
-    /// the pods are ready.
+    /// the pods are ready. An error (a timeout above all) does not prove the change was
+    /// not made; the request sets an absolute count, so sending it again is harmless, and
+    /// the next [`Actuator::state`] tells what is in force.
     fn scale(&mut self, replicas: u32) -> impl Future<Output = Result<(), ActuatorError>> + Send;
 }
 

@@ -15,8 +15,13 @@ pub enum Fault {
     Conflict,
     /// 404 for the addressed object, as if it had just been deleted.
     NotFound,
-    /// Answer normally, but only after this long.
+    /// Answer normally, but only after this long. A client that gives up first closes
+    /// the connection, and the request is then never carried out (a real API server may
+    /// still carry out a write it already received: see [`Fault::AnswerLate`]).
     Delay(Duration),
+    /// Carry the request out at once but hold the answer back this long: the write that
+    /// took effect although the client saw a timeout.
+    AnswerLate(Duration),
     /// Close the connection without answering.
     Drop,
 }

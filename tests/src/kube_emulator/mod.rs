@@ -13,7 +13,8 @@
 //! harness sets them, see [`EmulatorHandle::set_pods_from_views`]) and any resource not
 //! listed above (404, as for a resource the server does not know).
 //!
-//! Faults ([`Fault`]) make it refuse (403, 409), stall or hang up on chosen requests.
+//! Faults ([`Fault`]) make it refuse chosen requests (403, 404, 409), stall before
+//! answering, carry a write out but answer too late, or hang up without answering.
 
 mod faults;
 mod handle;

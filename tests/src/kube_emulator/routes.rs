@@ -126,6 +126,11 @@ async fn log_and_inject(
             tokio::time::sleep(delay).await;
             next.run(request).await
         }
+        (Some(Fault::AnswerLate(delay)), _) => {
+            let response = next.run(request).await;
+            tokio::time::sleep(delay).await;
+            response
+        }
         (Some(Fault::Drop), _) => {
             kill.kill();
             // The connection task drops this future with the connection.
