@@ -32,6 +32,12 @@ pub enum EmulatorError {
         /// Its name.
         name: String,
     },
+    /// The listener's address made no URL (it always does).
+    #[error("no URL for the emulator: {0}")]
+    Url(#[from] axum::http::Error),
+    /// The `kube` client could not be built for it.
+    #[error("no client for the emulator: {0}")]
+    Client(#[from] kube::Error),
     /// An object handed in lacks its name or namespace.
     #[error("the object has no metadata.name or metadata.namespace")]
     Unnamed,
@@ -79,21 +85,20 @@ impl EmulatorHandle {
 
     /// A client configuration for it, with `namespace` as the default namespace and
     /// otherwise `kube`'s defaults (including its retry of 429/503/504 answers).
-    pub fn client_config(&self, namespace: &str) -> kube::Config {
+    pub fn client_config(&self, namespace: &str) -> Result<kube::Config, EmulatorError> {
         let uri = axum::http::Uri::builder()
             .scheme("http")
             .authority(self.addr.to_string())
             .path_and_query("/")
-            .build()
-            .unwrap_or_else(|_| axum::http::Uri::from_static("http://127.0.0.1"));
+            .build()?;
         let mut config = kube::Config::new(uri);
         config.default_namespace = namespace.to_owned();
-        config
+        Ok(config)
     }
 
     /// A `kube` client talking to it.
-    pub fn client(&self, namespace: &str) -> Result<kube::Client, kube::Error> {
-        kube::Client::try_from(self.client_config(namespace))
+    pub fn client(&self, namespace: &str) -> Result<kube::Client, EmulatorError> {
+        Ok(kube::Client::try_from(self.client_config(namespace)?)?)
     }
 
     fn store(&self) -> std::sync::MutexGuard<'_, Store> {
