@@ -5,6 +5,8 @@
 //! local trainer and reconnecting client. The safety layer, the scorecard commands and the
 //! simulated cluster `federate` autoscales stay private to the crate.
 
+/// Reads and changes the scale of the autoscaled workload: Kubernetes or the simulator.
+pub mod actuator;
 pub mod cli;
 mod config;
 mod control;

@@ -1,5 +1,8 @@
 //! Helpers for the end-to-end tests in `tests/tests/`: they run the workspace's binaries
-//! as separate processes, exactly as a user would.
+//! as separate processes, exactly as a user would, and the services they stand in for a
+//! real cluster ([`kube_emulator`]).
+
+pub mod kube_emulator;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
