@@ -11,6 +11,8 @@ mod curve;
 mod federate_config;
 pub mod federation;
 mod meter;
+/// Metrics sources (simulator, Prometheus); public so end-to-end tests read through the agent's code.
+pub mod metrics;
 mod safety;
 mod simulated_cluster;
 mod table;
