@@ -322,3 +322,73 @@ async fn the_exporter_serves_exactly_the_names_the_default_queries_read() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_samples_served_after_a_restart_without_scrapes_are_stale() {
+    let exporter = exporter().await;
+    let mut prom = prometheus(&exporter).await;
+    let mut cfg = config(prom.url());
+    cfg.max_sample_age_s = 3;
+    let mut source = PrometheusSource::new(&cfg, &target()).expect("source");
+    read_until_ok(&mut source, Duration::from_secs(60)).await;
+
+    // Prometheus dies (no stale markers written), the workload's exporters go away, and
+    // Prometheus comes back: its first scrapes fail, but with no memory of the old
+    // targets it marks nothing stale, so instant queries keep returning the old samples
+    // for the 5-minute lookback, stamped with the evaluation time. Only their scrape time
+    // shows they are old.
+    prom.stop();
+    drop(exporter);
+    prom.restart().await.expect("restart");
+    let until = std::time::Instant::now() + Duration::from_secs(60);
+    let err = loop {
+        match source.read(unix_now()).await {
+            Err(e @ MetricsError::Stale { .. }) => break e,
+            other if std::time::Instant::now() > until => {
+                panic!("never reported stale: {other:?}")
+            }
+            _ => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    };
+    match &err {
+        MetricsError::Stale {
+            entry,
+            age_s,
+            limit_s,
+            query,
+        } => {
+            assert_eq!(*entry, Entry::ScrapeTime);
+            assert!(*age_s > 3 && *limit_s == 3, "{err}");
+            assert_eq!(query, source.queries().get(Entry::ScrapeTime));
+        }
+        other => panic!("{other}"),
+    }
+    // The gauges are still there to be (mis)read: the staleness check is what stops it.
+    let ready = prom
+        .query_value(r#"sum(kube_deployment_status_replicas_available{namespace="shop"})"#)
+        .await;
+    assert_eq!(ready, Some(f64::from(REPLICAS)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_driver_compresses_time() {
+    let arrivals = ArrivalSeries::new("steady", vec![RATE_RPS; 7200]);
+    let workload =
+        Workload::new(SimConfig::default(), arrivals, 5, NAMESPACE, DEPLOYMENT).expect("workload");
+    let exporter = WorkloadExporter::start(workload, 20)
+        .await
+        .expect("exporter");
+    let handle = exporter.handle();
+    let until = std::time::Instant::now() + Duration::from_secs(60);
+    // 20 simulated seconds per real second: 100 simulated seconds take about 5 s.
+    while handle.state().now_s < 100 {
+        assert!(
+            std::time::Instant::now() < until,
+            "the driver is not advancing"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Scaling through the handle reaches the simulator the driver steps.
+    assert_eq!(handle.set_replicas(7), 7);
+    assert_eq!(handle.state().spec_replicas, 7);
+}

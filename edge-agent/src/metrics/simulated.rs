@@ -8,8 +8,8 @@ use super::MetricsSource;
 use super::error::MetricsError;
 
 /// Reads a [`Simulator`]'s lagged metrics. It owns the simulator because the loop that
-/// reads also steps it; the simulator's clock is authoritative, so `now_s` (simulated
-/// seconds here) only serves to refuse a read from the future.
+/// reads also steps it. The simulator's own clock is authoritative and its metrics lag
+/// exactly as configured, so `now_s` (simulated seconds here) is not needed.
 #[derive(Debug)]
 pub struct SimulatedSource {
     sim: Simulator,
@@ -33,10 +33,11 @@ impl SimulatedSource {
 }
 
 impl MetricsSource for SimulatedSource {
-    async fn read(&mut self, now_s: u64) -> Result<ObservedMetrics, MetricsError> {
-        let observed = self.sim.observed().ok_or(MetricsError::NotYetScraped)?;
-        debug_assert!(observed.timestamp_s <= now_s.max(self.sim.now_s()));
-        Ok(*observed)
+    async fn read(&mut self, _now_s: u64) -> Result<ObservedMetrics, MetricsError> {
+        self.sim
+            .observed()
+            .copied()
+            .ok_or(MetricsError::NotYetScraped)
     }
 }
 
