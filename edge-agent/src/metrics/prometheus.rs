@@ -16,9 +16,14 @@ use super::MetricsSource;
 use super::error::{ConfigError, MetricsError};
 use super::queries::{Entry, PrometheusConfig, QuerySet, Target};
 
-/// An HTTP(S) client whose TLS runs on *ring*, with `timeout` for connecting and for a
-/// whole request.
-pub fn https_client(timeout: Duration) -> Result<reqwest::Client, String> {
+/// An HTTP(S) client whose TLS runs on *ring*, with `connect_timeout` for connecting.
+/// The whole-request deadline is left to the caller, so that [`PrometheusSource`] can
+/// tell a hung Prometheus ([`MetricsError::Timeout`]) from a refused query.
+///
+/// Every reqwest client in a process that links this crate must be built this way (or
+/// with another explicit rustls config): reqwest is compiled without a provider of its
+/// own, so `reqwest::Client::new()` panics for want of one.
+pub fn https_client(connect_timeout: Duration) -> Result<reqwest::Client, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -28,8 +33,7 @@ pub fn https_client(timeout: Duration) -> Result<reqwest::Client, String> {
         .with_no_client_auth();
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
-        .connect_timeout(timeout)
-        .timeout(timeout)
+        .connect_timeout(connect_timeout)
         .build()
         .map_err(|e| with_causes(&e))
 }
@@ -343,6 +347,33 @@ mod tests {
         };
         let source = PrometheusSource::new(&cfg, &t).unwrap();
         assert_eq!(source.queries().iter().count(), Entry::ALL.len());
+    }
+
+    #[tokio::test]
+    async fn a_prometheus_that_never_answers_times_out_naming_the_query() {
+        // The kernel completes the connection into the listen backlog; nobody ever reads.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let cfg = PrometheusConfig {
+            url: format!("http://{}", silent.local_addr().unwrap()),
+            timeout_s: 0.5,
+            ..PrometheusConfig::default()
+        };
+        let t = Target {
+            namespace: "shop".into(),
+            deployment: "web".into(),
+        };
+        let mut source = PrometheusSource::new(&cfg, &t).unwrap();
+        let err = tokio::time::timeout(Duration::from_secs(30), source.read(1_000))
+            .await
+            .expect("the read hung past its own timeout")
+            .unwrap_err();
+        assert!(matches!(err, MetricsError::Timeout { .. }), "{err}");
+        let entry = err.entry().unwrap();
+        assert!(
+            err.to_string().contains(source.queries().get(entry)),
+            "{err}"
+        );
+        assert!(err.to_string().contains("0.5 s"), "{err}");
     }
 
     #[tokio::test]
