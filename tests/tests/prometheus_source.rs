@@ -43,10 +43,15 @@ fn target() -> Target {
 /// A steady workload already running for two simulated minutes (pods ready, memory
 /// settled), advanced in real time.
 async fn exporter() -> WorkloadExporter {
+    exporter_at(RATE_RPS).await
+}
+
+/// [`exporter`] with `rate_rps` arrivals.
+async fn exporter_at(rate_rps: f32) -> WorkloadExporter {
     let mut cfg = SimConfig::default();
     cfg.replicas.initial = Some(REPLICAS);
     cfg.metrics.rate_window_s = WINDOW_S as u32;
-    let arrivals = ArrivalSeries::new("steady", vec![RATE_RPS; 7200]);
+    let arrivals = ArrivalSeries::new("steady", vec![rate_rps; 7200]);
     let mut workload = Workload::new(cfg, arrivals, 11, NAMESPACE, DEPLOYMENT).expect("workload");
     workload.advance(120);
     WorkloadExporter::start(workload, 1)
@@ -224,6 +229,54 @@ async fn default_queries_read_back_what_the_simulator_observed() {
             }
         ),
         "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overloaded_workload_reads_back_its_errors_queue_and_latency() {
+    // 500 rps at 4 pods × 100 rps: the backlog fills to its bound, the surplus fails.
+    let exporter = exporter_at(500.0).await;
+    let prom = prometheus(&exporter).await;
+    prom.wait_for(
+        &format!(
+            "count_over_time(kube_deployment_status_replicas_available[{}s])",
+            WINDOW_S + 15
+        ),
+        WINDOW_S as f64 + 10.0,
+        Duration::from_secs(180),
+    )
+    .await
+    .expect("a full window of scrapes");
+    let mut source = PrometheusSource::new(&config(prom.url()), &target()).expect("source");
+    let got = read_until_ok(&mut source, Duration::from_secs(30)).await;
+    let want = exporter
+        .handle()
+        .state()
+        .observed
+        .expect("the simulator has scraped");
+    println!("Prometheus: {got:?}\nsimulator:  {want:?}");
+    assert!(
+        want.error_rate > 0.1 && want.queue_length > 0.0,
+        "not overloaded: {want:?}"
+    );
+    assert_close(
+        "request rate",
+        got.request_rate_rps,
+        want.request_rate_rps,
+        0.05,
+    );
+    assert_close("error rate", got.error_rate, want.error_rate, 0.05);
+    assert_close("queue length", got.queue_length, want.queue_length, 0.01);
+    assert_close(
+        "CPU utilisation",
+        got.cpu_utilization,
+        want.cpu_utilization,
+        0.05,
+    );
+    assert_close("p95 latency", got.p95_latency_s, want.p95_latency_s, 0.0905);
+    assert!(
+        got.p95_latency_s > 0.2,
+        "an overloaded workload misses the SLO: {got:?}"
     );
 }
 
