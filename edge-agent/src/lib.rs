@@ -15,6 +15,8 @@ mod experience;
 mod federate_config;
 pub mod federation;
 mod meter;
+/// Metrics sources (simulator, Prometheus); public so end-to-end tests read through the agent's code.
+pub mod metrics;
 mod observe;
 mod safety;
 mod simulated_cluster;

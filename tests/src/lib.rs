@@ -61,3 +61,8 @@ pub fn edge_agent_json(args: &[&str]) -> serde_json::Value {
     );
     serde_json::from_slice(&out.stdout).expect("JSON on stdout")
 }
+
+/// A real Prometheus process on loopback, for tests of the agent's metrics path.
+pub mod prometheus;
+/// A simulator-driven workload served as the metrics a real cluster's exporters publish.
+pub mod workload_exporter;
