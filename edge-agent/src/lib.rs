@@ -17,7 +17,9 @@ pub mod federation;
 mod meter;
 /// Metrics sources (simulator, Prometheus); public so end-to-end tests read through the agent's code.
 pub mod metrics;
+mod model_source;
 mod observe;
+mod run_config;
 mod safety;
 mod simulated_cluster;
 mod table;

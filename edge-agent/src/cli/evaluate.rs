@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use common::rl::artifact::TrainedModel;
 use common::rl::policy::LearnedPolicy;
 use common::scenario::{DEFAULT_EVAL_SEED, Scenario, ScenarioOptions, ScenarioSpec};
 use common::scorecard::{Evaluation, PolicyName, PolicySpec, TunedTarget, TuningConfig, tune_hpa};
@@ -126,23 +125,7 @@ fn resolve_policy(name: &PolicyName) -> anyhow::Result<PolicySpec> {
         PolicyName::Tuned => PolicySpec::Tuned,
         PolicyName::Oracle => PolicySpec::Oracle,
         PolicyName::Learned(algo, dir) => {
-            let (label, model) = match dir {
-                Some(dir) => (
-                    format!("{}:{}", algo.name(), dir.display()),
-                    TrainedModel::load(dir).with_context(|| {
-                        format!("cannot load the {} model in {}", algo.name(), dir.display())
-                    })?,
-                ),
-                None => (algo.name().to_owned(), common::rl::defaults::load(*algo)?),
-            };
-            if model.manifest.algo != *algo {
-                bail!(
-                    "{} holds a {} model, not {}",
-                    label,
-                    model.manifest.algo.name(),
-                    algo.name()
-                );
-            }
+            let (label, model) = crate::model_source::load_model(*algo, dir.as_deref())?;
             PolicySpec::Learned(Box::new(LearnedPolicy::new(label, model)))
         }
     })

@@ -3,6 +3,7 @@
 
 mod evaluate;
 mod federate;
+mod run;
 mod train;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -57,6 +58,22 @@ enum Command {
     Federate(Box<federate::FederateArgs>),
     /// Print the default `federate` configuration (TOML), every key with its default.
     DefaultFederateConfig,
+    /// Autoscale a real Deployment: Prometheus metrics in, Kubernetes scaling out.
+    ///
+    /// Every interval the agent reads the workload's metrics from Prometheus and its
+    /// Deployment from the Kubernetes API, lets the policy propose a replica count, checks
+    /// it against the safety layer (bounds, cooldowns, rate limits, circuit breakers, the
+    /// HPA rule as fallback when metrics are missing or stale or the policy is unsure) and
+    /// writes the Deployment's scale subresource. Every transition is kept on disk;
+    /// `/metrics`, `/healthz` and `/readyz` are served over HTTP. SIGTERM finishes the
+    /// current step and exits. Example:
+    ///   edge-agent default-run-config > agent.toml   # set target, prometheus.url, policy
+    ///   edge-agent run --config agent.toml --shadow  # decide and record, write nothing
+    // Verbatim, or clap joins the example commands into one line.
+    #[command(verbatim_doc_comment)]
+    Run(Box<run::RunArgs>),
+    /// Print the default `run` configuration (TOML), every key with its default.
+    DefaultRunConfig,
 }
 
 /// Logging options.
@@ -110,6 +127,11 @@ impl Cli {
             Command::Evaluate(args) => evaluate::run(&args),
             Command::Train(args) => train::run(&args),
             Command::Federate(args) => federate::run(&args),
+            Command::Run(args) => run::run(&args),
+            Command::DefaultRunConfig => {
+                print!("{}", crate::run_config::RunConfig::default_toml()?);
+                Ok(())
+            }
             Command::DefaultFederateConfig => {
                 print!(
                     "{}",

@@ -4,7 +4,6 @@
 //! benchmarks and against the simulator; the async shell that reads Prometheus, writes
 //! through the Kubernetes API and persists experience wraps it.
 
-// `edge-agent run`, the async shell that drives these, lands next with the real-cluster work.
-#![allow(dead_code)]
-
+pub(crate) mod envelope;
+pub(crate) mod shell;
 pub(crate) mod step;

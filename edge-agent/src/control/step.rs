@@ -6,6 +6,7 @@ use common::rl::policy::LearnedPolicy;
 use common::sim::SimConfig;
 
 use crate::experience::{MetricsRecord, Transition};
+use crate::safety::breaker::BreakerState;
 use crate::safety::decision::SafetyDecision;
 use crate::safety::layer::{Proposal, SafetyLayer};
 
@@ -76,9 +77,13 @@ impl ControlStep {
         }
     }
 
-    /// The safety layer, for its breakers' state.
-    pub(crate) fn safety(&self) -> &SafetyLayer {
-        &self.safety
+    /// Whether the actuator's and the metrics' breakers hold writes back at `now_s`.
+    pub(crate) fn breakers_open(&self, now_s: u64) -> (bool, bool) {
+        let open = |s: BreakerState| !matches!(s, BreakerState::Closed);
+        (
+            open(self.safety.actuator_breaker(now_s)),
+            open(self.safety.metrics_breaker(now_s)),
+        )
     }
 
     /// The version of the model deciding; 0 for a local model or a baseline.

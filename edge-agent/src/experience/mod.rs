@@ -3,11 +3,8 @@
 //! of it. Online learning, the federation round's local training and the digital twin all
 //! start from this record of what the workload did and what the agent decided.
 
-// `edge-agent run`, the async shell that drives these, lands next with the real-cluster work.
-#![allow(dead_code, unused_imports)]
-
 mod log;
 mod transition;
 
-pub(crate) use log::{ExperienceError, ExperienceLog};
+pub(crate) use log::ExperienceLog;
 pub(crate) use transition::{MetricsRecord, Transition};

@@ -1,6 +1,6 @@
 //! One control interval as the experience log keeps it.
 
-use common::env::{OBSERVATION_LEN, Observation};
+use common::env::OBSERVATION_LEN;
 use common::policy::ObservedMetrics;
 use serde::{Deserialize, Serialize};
 
@@ -56,12 +56,5 @@ impl From<&ObservedMetrics> for MetricsRecord {
             ready_pods: m.ready_pods,
             pending_pods: m.pending_pods,
         }
-    }
-}
-
-impl Transition {
-    /// The observation as the learners take it.
-    pub(crate) fn observation(&self) -> Observation {
-        Observation(self.observation)
     }
 }

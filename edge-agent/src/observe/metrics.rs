@@ -66,6 +66,13 @@ pub(crate) struct AgentMetrics {
     decision_seconds: Histogram,
     metrics_errors: Counter,
     actuator_errors: Counter,
+    circuit_open: Family<BreakerLabel, Gauge>,
+}
+
+/// Label of `rl_agent_circuit_open`: which breaker.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BreakerLabel {
+    breaker: &'static str,
 }
 
 impl Default for AgentMetrics {
@@ -133,8 +140,24 @@ impl AgentMetrics {
             "Kubernetes API calls that failed",
             actuator_errors.clone(),
         );
+        let circuit_open = Family::<BreakerLabel, Gauge>::default();
+        registry.register(
+            "rl_agent_circuit_open",
+            "1 while the breaker (actuator or metrics) stops writes after repeated failures, else 0",
+            circuit_open.clone(),
+        );
+        // Every series exists from the start, so `increase()` and alerts see the first event.
+        for kind in OverrideKind::ALL {
+            drop(fallbacks.get_or_create(&ReasonLabel {
+                reason: kind.as_str(),
+            }));
+        }
+        for breaker in ["actuator", "metrics"] {
+            drop(circuit_open.get_or_create(&BreakerLabel { breaker }));
+        }
         Self {
             registry,
+            circuit_open,
             decisions,
             scaling_actions,
             replicas,
@@ -188,6 +211,16 @@ impl AgentMetrics {
             .set(i64::try_from(version).unwrap_or(i64::MAX));
     }
 
+    /// Records whether each breaker is holding writes back (open, or half-open awaiting
+    /// its probe's outcome).
+    pub(crate) fn set_breakers(&self, actuator_open: bool, metrics_open: bool) {
+        for (breaker, open) in [("actuator", actuator_open), ("metrics", metrics_open)] {
+            self.circuit_open
+                .get_or_create(&BreakerLabel { breaker })
+                .set(i64::from(open));
+        }
+    }
+
     /// Counts a failed metrics read.
     pub(crate) fn metrics_failed(&self) {
         self.metrics_errors.inc();
@@ -232,6 +265,7 @@ mod tests {
         m.set_latency_p95(0.125);
         m.set_model_version(7);
         m.metrics_failed();
+        m.set_breakers(true, false);
         let text = m.encode();
         let expect = [
             ("rl_agent_decisions_total{action=\"scale_up\"}", 1.0),
@@ -249,6 +283,9 @@ mod tests {
             ("rl_agent_decision_duration_seconds_count", 4.0),
             ("rl_agent_metrics_errors_total", 1.0),
             ("rl_agent_actuator_errors_total", 0.0),
+            ("rl_agent_fallback_total{reason=\"low_confidence\"}", 0.0),
+            ("rl_agent_circuit_open{breaker=\"actuator\"}", 1.0),
+            ("rl_agent_circuit_open{breaker=\"metrics\"}", 0.0),
         ];
         for (series, value) in expect {
             assert_eq!(sample(&text, series), Some(value), "{series} in\n{text}");

@@ -4,9 +4,6 @@
 //! readiness probes Kubernetes restarts and routes by. The control loop writes; the HTTP
 //! server only reads, so a slow scrape can never hold up a decision.
 
-// `edge-agent run`, the async shell that drives these, lands next with the real-cluster work.
-#![allow(dead_code)]
-
 pub(crate) mod health;
 pub(crate) mod metrics;
 pub(crate) mod server;

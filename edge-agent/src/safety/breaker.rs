@@ -55,6 +55,7 @@ impl CircuitBreaker {
     }
 
     /// Failures since the last success.
+    #[cfg(test)]
     pub(crate) fn consecutive_failures(&self) -> u32 {
         self.consecutive_failures
     }
@@ -65,6 +66,7 @@ impl CircuitBreaker {
     }
 
     /// Whether an attempt at `now_s` would be let through, without taking the probe.
+    #[cfg(test)]
     pub(crate) fn would_allow(&self, now_s: u64) -> bool {
         matches!(
             self.state(now_s),

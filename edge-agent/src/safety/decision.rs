@@ -142,6 +142,7 @@ impl SafetyDecision {
     }
 
     /// Whether `kind` intervened.
+    #[cfg(test)]
     pub(crate) fn has(&self, kind: OverrideKind) -> bool {
         self.overrides.iter().any(|o| o.kind == kind)
     }

@@ -16,9 +16,6 @@
 //! [`layer::SafetyLayer`] is the entry point and documents the order in which the rules
 //! apply.
 
-// The control loop that uses the layer lands with the real-cluster work.
-#![allow(dead_code)]
-
 pub(crate) mod breaker;
 pub(crate) mod config;
 pub(crate) mod decision;

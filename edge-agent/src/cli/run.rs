@@ -1,0 +1,196 @@
+//! `edge-agent run`: the control loop on a real cluster. Builds the policy, the safety
+//! layer, the Prometheus source, the Kubernetes actuator, the experience log and the
+//! `/metrics` endpoint from the configuration file, then runs [`ControlLoop`] until SIGTERM
+//! or Ctrl-C, finishing the step under way before it exits.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use common::env::EnvConfig;
+use common::policy::Hpa;
+use common::rl::policy::LearnedPolicy;
+use common::scorecard::PolicyName;
+use tracing::{info, warn};
+
+use crate::actuator::{KubeActuator, client_from_kubeconfig, infer_client};
+use crate::control::envelope::replay_envelope;
+use crate::control::shell::{ControlLoop, unix_now_s};
+use crate::control::step::{ControlStep, Decider};
+use crate::experience::ExperienceLog;
+use crate::metrics::PrometheusSource;
+use crate::model_source::load_model;
+use crate::observe::health::Health;
+use crate::observe::metrics::AgentMetrics;
+use crate::observe::server::{Observed, bind, serve};
+use crate::run_config::RunConfig;
+use crate::safety::envelope::TrainingEnvelope;
+use crate::safety::layer::SafetyLayer;
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The configuration file (TOML). `edge-agent default-run-config` prints every key
+    /// with its default; unknown keys are refused.
+    #[arg(long, env = "EDGE_AGENT_CONFIG")]
+    config: PathBuf,
+    /// Decide and record but never write, whatever `safety.shadow_mode` says: for running
+    /// the agent beside the autoscaler that is really in charge.
+    #[arg(long)]
+    shadow: bool,
+}
+
+pub(crate) fn run(args: &RunArgs) -> anyhow::Result<()> {
+    let mut cfg = RunConfig::load(&args.config)?;
+    if args.shadow {
+        cfg.safety.shadow_mode = true;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run_loop(cfg))
+}
+
+/// The decider `policy.model` names, and the workload model its observations are
+/// normalised by: the one it was trained in (the HPA reads raw metrics, so the default).
+fn decider(
+    cfg: &RunConfig,
+) -> anyhow::Result<(
+    Decider,
+    common::sim::SimConfig,
+    String,
+    Option<TrainingEnvelope>,
+)> {
+    Ok(match cfg.policy_name()? {
+        PolicyName::Learned(algo, dir) => {
+            let (label, model) = load_model(algo, dir.as_deref())?;
+            let sim = model.config.env.sim.clone();
+            let envelope = match replay_envelope(&model) {
+                Ok(e) => Some(e),
+                Err(why) => {
+                    warn!(
+                        policy = %label,
+                        "no training envelope ({why}): the out-of-distribution check is off"
+                    );
+                    None
+                }
+            };
+            let decider = Decider::Learned {
+                policy: Box::new(LearnedPolicy::new(label.clone(), model)),
+                version: 0,
+                dqn_temperature: cfg.policy.dqn_confidence_temperature,
+            };
+            (decider, sim, label, envelope)
+        }
+        _ => (
+            Decider::Baseline(Box::new(Hpa::new(cfg.safety.fallback.clone()))),
+            EnvConfig::default().sim,
+            "hpa".to_owned(),
+            None,
+        ),
+    })
+}
+
+async fn run_loop(cfg: RunConfig) -> anyhow::Result<()> {
+    let (decider, sim, label, envelope) = decider(&cfg)?;
+    let mut safety = SafetyLayer::new(cfg.safety.clone())
+        .map_err(|e| anyhow::anyhow!("safety.{}: {}", e.field, e.reason))?;
+    safety.set_envelope(envelope);
+    let step = ControlStep::new(sim, decider, safety);
+
+    let metrics = PrometheusSource::new(&cfg.prometheus, &cfg.metrics_target())?;
+    let timeout = Duration::from_secs_f64(cfg.target.request_timeout_s);
+    let client = match &cfg.target.kubeconfig {
+        Some(path) => client_from_kubeconfig(path, cfg.target.context.as_deref()).await?,
+        None => infer_client().await?,
+    };
+    let actuator = KubeActuator::new(
+        client,
+        cfg.target.namespace.clone(),
+        cfg.target.deployment.clone(),
+        timeout,
+    );
+
+    let (experience, past) = ExperienceLog::open(&cfg.experience.dir)?;
+    if experience.recovered_bytes() > 0 {
+        warn!(
+            bytes = experience.recovered_bytes(),
+            "dropped a transition torn by a crash at the end of the experience log"
+        );
+    }
+    info!(
+        path = %experience.path().display(),
+        transitions = past.len(),
+        "experience log open"
+    );
+
+    // A step is stalled when it has not finished within three intervals plus the time its
+    // two reads may take.
+    let stall_after_s =
+        (3.0 * cfg.interval_s + cfg.prometheus.timeout_s + cfg.target.request_timeout_s).ceil()
+            as u64
+            + 30;
+    let observed = Observed {
+        metrics: Arc::new(AgentMetrics::new()),
+        health: Arc::new(Health::new(unix_now_s(), stall_after_s)),
+    };
+    let listener = bind(cfg.observability.listen).await?;
+    let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, observed.clone(), async {
+        let _ = server_stopped.await;
+    }));
+
+    info!(
+        namespace = %cfg.target.namespace,
+        deployment = %cfg.target.deployment,
+        policy = %label,
+        prometheus = %cfg.prometheus.url,
+        interval_s = cfg.interval_s,
+        shadow = cfg.safety.shadow_mode,
+        listen = %cfg.observability.listen,
+        "control loop starting"
+    );
+    let control = ControlLoop::new(
+        step,
+        metrics,
+        actuator,
+        experience,
+        observed,
+        Duration::from_secs_f64(cfg.interval_s),
+    );
+    control.run(shutdown_requested()).await;
+    let _ = stop_server.send(());
+    server
+        .await
+        .context("the /metrics server panicked")?
+        .context("the /metrics server failed")?;
+    Ok(())
+}
+
+/// Resolves on SIGTERM (what the kubelet sends) or Ctrl-C.
+async fn shutdown_requested() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the agent");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = terminate => info!("SIGTERM: finishing the current step, then exiting"),
+        r = tokio::signal::ctrl_c() => {
+            if let Err(e) = r {
+                warn!(error = %e, "cannot listen for Ctrl-C");
+                std::future::pending::<()>().await;
+            }
+            info!("Ctrl-C: finishing the current step, then exiting");
+        }
+    }
+}
