@@ -1,6 +1,7 @@
 //! The command-line interface of the `edge-agent` binary: argument parsing, logging set-up
 //! and dispatch to one module per command.
 
+mod bench;
 mod evaluate;
 mod federate;
 mod run;
@@ -74,6 +75,14 @@ enum Command {
     Run(Box<run::RunArgs>),
     /// Print the default `run` configuration (TOML), every key with its default.
     DefaultRunConfig,
+    /// Measure one control step without network: observation, policy, safety layer.
+    ///
+    /// Replays a simulated day's readings through the same code `run` uses between its
+    /// reads and its write, and prints the time per decision. Example:
+    ///   cargo run --release -p edge-agent -- bench-decision --policy dqn
+    // Verbatim, or clap joins the example commands into one line.
+    #[command(verbatim_doc_comment)]
+    BenchDecision(bench::BenchArgs),
 }
 
 /// Logging options.
@@ -128,6 +137,7 @@ impl Cli {
             Command::Train(args) => train::run(&args),
             Command::Federate(args) => federate::run(&args),
             Command::Run(args) => run::run(&args),
+            Command::BenchDecision(args) => bench::run(&args),
             Command::DefaultRunConfig => {
                 print!("{}", crate::run_config::RunConfig::default_toml()?);
                 Ok(())
