@@ -179,12 +179,7 @@ pub(crate) struct TlsFiles {
 impl FederateConfig {
     /// Reads and validates `path`.
     pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let mut cfg: Self = toml::from_str(&text)
-            .with_context(|| format!("invalid configuration in {}", path.display()))?;
-        cfg.validate()
-            .with_context(|| format!("invalid configuration in {}", path.display()))?;
+        let mut cfg: Self = crate::config::read_validated(path, Self::validate)?;
         if let Some(base) = path.parent() {
             cfg.tls.dir = base.join(&cfg.tls.dir);
             for p in [&mut cfg.tls.ca, &mut cfg.tls.cert, &mut cfg.tls.key]

@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, ensure};
+use anyhow::ensure;
 use common::rl::policy::DEFAULT_DQN_CONFIDENCE_TEMPERATURE;
 use common::scorecard::PolicyName;
 use serde::{Deserialize, Serialize};
@@ -143,12 +143,7 @@ impl Default for ObservabilitySection {
 impl RunConfig {
     /// Reads and validates `path`; relative paths in it are taken from its directory.
     pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let mut cfg: Self = toml::from_str(&text)
-            .with_context(|| format!("invalid configuration in {}", path.display()))?;
-        cfg.validate()
-            .with_context(|| format!("invalid configuration in {}", path.display()))?;
+        let mut cfg: Self = crate::config::read_validated(path, Self::validate)?;
         if let Some(base) = path.parent() {
             cfg.experience.dir = base.join(&cfg.experience.dir);
             if let Some(k) = &mut cfg.target.kubeconfig {
