@@ -35,6 +35,20 @@ pub(crate) struct RunConfig {
     pub(crate) experience: ExperienceSection,
     /// The agent's own `/metrics`, `/healthz` and `/readyz`.
     pub(crate) observability: ObservabilitySection,
+    /// Federated learning, off unless set.
+    pub(crate) federation: FederationSection,
+}
+
+/// `[federation]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct FederationSection {
+    /// An `edge-agent federate` configuration file (coordinator address, certificates,
+    /// backoff, learner and local training; its `[autoscale]` section is not used here).
+    /// When set, the agent joins the coordinator's rounds and decides with every global
+    /// model it publishes, keeping the last good one while the coordinator is away.
+    /// Relative to this file. Default: unset (no federation).
+    pub(crate) config: Option<PathBuf>,
 }
 
 impl Default for RunConfig {
@@ -47,6 +61,7 @@ impl Default for RunConfig {
             safety: SafetyConfig::default(),
             experience: ExperienceSection::default(),
             observability: ObservabilitySection::default(),
+            federation: FederationSection::default(),
         }
     }
 }
@@ -146,8 +161,11 @@ impl RunConfig {
         let mut cfg: Self = crate::config::read_validated(path, Self::validate)?;
         if let Some(base) = path.parent() {
             cfg.experience.dir = base.join(&cfg.experience.dir);
-            if let Some(k) = &mut cfg.target.kubeconfig {
-                *k = base.join(&*k);
+            for p in [&mut cfg.target.kubeconfig, &mut cfg.federation.config]
+                .into_iter()
+                .flatten()
+            {
+                *p = base.join(&*p);
             }
             if let Some((algo, dir)) = cfg.policy.model.split_once(':') {
                 cfg.policy.model = format!("{algo}:{}", base.join(dir).display());

@@ -17,9 +17,11 @@ use tracing::{info, warn};
 
 use crate::actuator::{KubeActuator, client_from_kubeconfig, infer_client};
 use crate::control::envelope::replay_envelope;
-use crate::control::shell::{ControlLoop, unix_now_s};
+use crate::control::shell::{ControlLoop, GlobalModels, unix_now_s};
 use crate::control::step::{ControlStep, Decider};
 use crate::experience::ExperienceLog;
+use crate::federate_config::FederateConfig;
+use crate::federation::{FederationClient, LocalTrainer};
 use crate::metrics::PrometheusSource;
 use crate::model_source::load_model;
 use crate::observe::health::Health;
@@ -161,7 +163,38 @@ async fn run_loop(cfg: RunConfig) -> anyhow::Result<()> {
         observed,
         Duration::from_secs_f64(cfg.interval_s),
     );
+    let (control, federation) = match &cfg.federation.config {
+        None => (control, None),
+        Some(path) => {
+            let fed = FederateConfig::load(path)
+                .with_context(|| format!("federation.config {}", path.display()))?;
+            let train = fed.train_config();
+            let trainer = LocalTrainer::new(fed.algo, train.clone(), fed.payload)
+                .context("local training set-up")?;
+            let (ca, credentials) = fed.load_tls()?;
+            let client = FederationClient::new(fed.federation_config()?, credentials, ca, trainer)?;
+            info!(
+                cluster = %fed.cluster_id,
+                coordinator = %fed.coordinator.address,
+                "federating: global models replace the policy as they arrive"
+            );
+            let global = GlobalModels::new(client.model(), fed.algo, train);
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let task = tokio::spawn(client.run(async move {
+                let _ = stopped.await;
+            }));
+            (control.with_global_models(global), Some((stop, task)))
+        }
+    };
     control.run(shutdown_requested()).await;
+    if let Some((stop, task)) = federation {
+        let _ = stop.send(());
+        let trainer = task.await.context("the federation client task failed")??;
+        info!(
+            rounds_trained = trainer.rounds(),
+            "federation client stopped"
+        );
+    }
     let _ = stop_server.send(());
     server
         .await

@@ -7,7 +7,7 @@
 
 use common::env::Observation;
 use common::policy::Policy;
-use common::rl::artifact::TrainedModel;
+use common::rl::artifact::{TrainConfig, TrainedModel};
 use common::rl::episodes::EpisodeCycle;
 use common::rl::policy::LearnedPolicy;
 use common::scenario::{Scenario, ScenarioOptions, ScenarioSpec};
@@ -17,7 +17,18 @@ use crate::safety::envelope::TrainingEnvelope;
 /// The envelope of `model` over one episode of each of its training scenarios, or why it
 /// could not be built (a trace the model trained on that is not on this machine).
 pub(crate) fn replay_envelope(model: &TrainedModel) -> Result<TrainingEnvelope, String> {
-    let cfg = &model.config;
+    replay_policy_envelope(
+        &LearnedPolicy::new("envelope", model.clone()),
+        &model.config,
+    )
+}
+
+/// The envelope of `policy` over one episode of each scenario `cfg` trains on: for a
+/// global model, the agent's own federation training configuration.
+pub(crate) fn replay_policy_envelope(
+    policy: &LearnedPolicy,
+    cfg: &TrainConfig,
+) -> Result<TrainingEnvelope, String> {
     let specs = ScenarioSpec::parse_list(&cfg.training.scenarios.join(","))
         .map_err(|e| format!("its training scenarios: {e}"))?;
     let scenarios = specs
@@ -30,7 +41,7 @@ pub(crate) fn replay_envelope(model: &TrainedModel) -> Result<TrainingEnvelope, 
     let count = scenarios.len();
     let mut episodes = EpisodeCycle::new(cfg.env.clone(), scenarios, cfg.training.seed)
         .map_err(|e| e.to_string())?;
-    let mut policy = LearnedPolicy::new("envelope", model.clone());
+    let mut policy = policy.clone();
     let mut seen: Vec<Observation> = Vec::new();
     for _ in 0..count {
         let (mut env, _) = episodes.next_env();

@@ -4,13 +4,20 @@
 //! decides anything; a failure of one interval is logged and counted, and the next interval
 //! starts on time.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::proto::GlobalModel;
+use common::rl::artifact::{Algo, TrainConfig};
+use tokio::sync::watch;
 
 use tracing::{error, info, warn};
 
+use super::envelope::replay_policy_envelope;
 use super::step::{ControlStep, Reading};
 use crate::actuator::Actuator;
 use crate::experience::ExperienceLog;
+use crate::federation::global_model_policy;
 use crate::metrics::MetricsSource;
 use crate::observe::server::Observed;
 
@@ -32,6 +39,33 @@ pub(crate) struct Tally {
     pub(crate) unread: u64,
 }
 
+/// Where global models come from when the agent federates: the client's model channel,
+/// and what the fleet's networks are (algorithm and training configuration).
+#[derive(Debug)]
+pub(crate) struct GlobalModels {
+    pub(crate) models: watch::Receiver<Option<Arc<GlobalModel>>>,
+    pub(crate) algo: Algo,
+    pub(crate) cfg: TrainConfig,
+    /// The newest version refused, so a bad model is logged once, not every interval.
+    refused: u64,
+}
+
+impl GlobalModels {
+    /// Models from `models`, built as `algo` networks shaped by `cfg`.
+    pub(crate) fn new(
+        models: watch::Receiver<Option<Arc<GlobalModel>>>,
+        algo: Algo,
+        cfg: TrainConfig,
+    ) -> Self {
+        Self {
+            models,
+            algo,
+            cfg,
+            refused: 0,
+        }
+    }
+}
+
 /// The loop and everything it drives.
 #[derive(Debug)]
 pub(crate) struct ControlLoop<M, A> {
@@ -42,6 +76,7 @@ pub(crate) struct ControlLoop<M, A> {
     observed: Observed,
     interval: Duration,
     tally: Tally,
+    global: Option<GlobalModels>,
 }
 
 impl<M: MetricsSource, A: Actuator> ControlLoop<M, A> {
@@ -63,6 +98,43 @@ impl<M: MetricsSource, A: Actuator> ControlLoop<M, A> {
             observed,
             interval,
             tally: Tally::default(),
+            global: None,
+        }
+    }
+
+    /// Adopts every newer global model `global` delivers before the interval that follows.
+    pub(crate) fn with_global_models(mut self, global: GlobalModels) -> Self {
+        self.global = Some(global);
+        self
+    }
+
+    /// Switches to the newest global model if it is newer than the one deciding.
+    fn adopt_newer_model(&mut self) {
+        let Some(g) = &mut self.global else {
+            return;
+        };
+        let Some(model) = g.models.borrow().clone() else {
+            return;
+        };
+        if model.version <= self.step.model_version() || model.version == g.refused {
+            return;
+        }
+        match global_model_policy(&model, g.algo, &g.cfg) {
+            Ok(policy) => {
+                let envelope = replay_policy_envelope(&policy, &g.cfg)
+                    .map_err(|why| warn!("no training envelope for the global model: {why}"))
+                    .ok();
+                self.step.adopt(policy, model.version, envelope);
+                self.observed.metrics.set_model_version(model.version);
+                info!(
+                    version = model.version,
+                    "now deciding with the global model"
+                );
+            }
+            Err(e) => {
+                g.refused = model.version;
+                warn!(version = model.version, error = %e, "cannot run the global model; keeping the current policy");
+            }
         }
     }
 
@@ -91,6 +163,7 @@ impl<M: MetricsSource, A: Actuator> ControlLoop<M, A> {
 
     /// One interval at `now_s`.
     pub(crate) async fn interval_once(&mut self, now_s: u64) {
+        self.adopt_newer_model();
         let (read, state) = tokio::join!(self.metrics.read(now_s), self.actuator.state());
         let m = &self.observed.metrics;
         let state = match state {
@@ -166,5 +239,86 @@ impl<M: MetricsSource, A: Actuator> ControlLoop<M, A> {
         let (actuator_open, metrics_open) = self.step.breakers_open(now_s);
         m.set_breakers(actuator_open, metrics_open);
         self.observed.health.step_finished(now_s);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use common::env::EnvConfig;
+    use common::policy::Hpa;
+    use common::rl::fleet_model::{architecture, fresh_weights};
+    use common::sim::Simulator;
+    use common::traffic::ArrivalSeries;
+
+    use super::*;
+    use crate::actuator::SimulatedActuator;
+    use crate::control::step::Decider;
+    use crate::metrics::SimulatedSource;
+    use crate::observe::health::Health;
+    use crate::observe::metrics::AgentMetrics;
+    use crate::safety::config::SafetyConfig;
+    use crate::safety::layer::SafetyLayer;
+
+    fn simulator() -> Simulator {
+        let series = ArrivalSeries::new("flat", vec![300.0; 3_600]);
+        let mut sim = Simulator::new(EnvConfig::default().sim, series, 1).unwrap();
+        sim.step_interval();
+        sim.step_interval();
+        sim
+    }
+
+    #[tokio::test]
+    async fn newer_global_models_take_over_and_a_broken_one_is_refused() {
+        let mut cfg = TrainConfig::default();
+        cfg.dqn.hidden = vec![8, 8];
+        cfg.dqn.dropout = vec![0.0, 0.0];
+        let model = |version: u64| GlobalModel {
+            version,
+            architecture: architecture(Algo::Dqn, &cfg),
+            weights: fresh_weights(Algo::Dqn, &cfg, version),
+            tags: Vec::new(),
+        };
+        let (publish, models) = watch::channel(None);
+        let dir = tempfile::tempdir().unwrap();
+        let (log, _) = ExperienceLog::open(dir.path()).unwrap();
+        let observed = Observed {
+            metrics: Arc::new(AgentMetrics::new()),
+            health: Arc::new(Health::new(0, 60)),
+        };
+        let step = ControlStep::new(
+            EnvConfig::default().sim,
+            Decider::Baseline(Box::new(Hpa::default())),
+            SafetyLayer::new(SafetyConfig::default()).unwrap(),
+        );
+        let mut control = ControlLoop::new(
+            step,
+            SimulatedSource::new(simulator()),
+            SimulatedActuator::new(simulator()),
+            log,
+            observed.clone(),
+            Duration::from_secs(15),
+        )
+        .with_global_models(GlobalModels::new(models, Algo::Dqn, cfg.clone()));
+
+        control.interval_once(1_000).await;
+        assert_eq!(control.step.model_version(), 0);
+
+        publish.send_replace(Some(Arc::new(model(3))));
+        control.interval_once(1_015).await;
+        assert_eq!(control.step.model_version(), 3);
+        assert!(
+            observed
+                .metrics
+                .encode()
+                .contains("\nrl_agent_model_version 3\n")
+        );
+
+        let mut broken = model(4);
+        broken.weights.pop();
+        publish.send_replace(Some(Arc::new(broken)));
+        control.interval_once(1_030).await;
+        assert_eq!(control.step.model_version(), 3, "kept the last good model");
+        assert_eq!(control.experience.len(), 3);
+        assert_eq!(control.tally.decisions, 3);
     }
 }

@@ -8,6 +8,7 @@ use common::sim::SimConfig;
 use crate::experience::{MetricsRecord, Transition};
 use crate::safety::breaker::BreakerState;
 use crate::safety::decision::SafetyDecision;
+use crate::safety::envelope::TrainingEnvelope;
 use crate::safety::layer::{Proposal, SafetyLayer};
 
 /// Who proposes replica counts.
@@ -92,6 +93,28 @@ impl ControlStep {
             Decider::Learned { version, .. } => *version,
             Decider::Baseline(_) => 0,
         }
+    }
+
+    /// Hands decisions to `policy`, the global model of `version`, with its training
+    /// envelope (`None` switches the out-of-distribution check off).
+    pub(crate) fn adopt(
+        &mut self,
+        policy: LearnedPolicy,
+        version: u64,
+        envelope: Option<TrainingEnvelope>,
+    ) {
+        let dqn_temperature = match &self.decider {
+            Decider::Learned {
+                dqn_temperature, ..
+            } => *dqn_temperature,
+            Decider::Baseline(_) => common::rl::policy::DEFAULT_DQN_CONFIDENCE_TEMPERATURE,
+        };
+        self.decider = Decider::Learned {
+            policy: Box::new(policy),
+            version,
+            dqn_temperature,
+        };
+        self.safety.set_envelope(envelope);
     }
 
     /// Decides for `reading`. A failed metrics read is reported to the layer (it counts
@@ -258,6 +281,25 @@ mod tests {
             assert_eq!(o.transition.decided, o.decision.replicas);
             assert_eq!(o.transition.observation.len(), OBSERVATION_LEN);
         }
+    }
+
+    #[test]
+    fn an_adopted_global_model_decides_and_reports_its_version() {
+        let mut step = ControlStep::new(
+            EnvConfig::default().sim,
+            Decider::Baseline(Box::new(Hpa::default())),
+            SafetyLayer::new(SafetyConfig::default()).unwrap(),
+        );
+        let before = drive(&mut step, (100.0, 1_500.0), 10, |_| true);
+        assert!(before.iter().all(|o| o.transition.action.is_none()));
+        let model = defaults::load(Algo::Dqn).unwrap();
+        step.adopt(LearnedPolicy::new("global-v7", model), 7, None);
+        assert_eq!(step.model_version(), 7);
+        let after = drive(&mut step, (100.0, 1_500.0), 40, |_| true);
+        assert!(
+            after.iter().any(|o| o.transition.action.is_some()),
+            "the adopted model never proposed"
+        );
     }
 
     #[test]
