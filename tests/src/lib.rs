@@ -2,6 +2,7 @@
 //! as separate processes, exactly as a user would, and the services they stand in for a
 //! real cluster ([`kube_emulator`]).
 
+pub mod cluster_world;
 pub mod kube_emulator;
 
 use std::path::{Path, PathBuf};
