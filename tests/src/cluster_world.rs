@@ -356,9 +356,37 @@ pub struct AgentSettings {
     pub downscale_stabilization_window_s: u64,
     /// Where `/metrics` is served.
     pub listen: SocketAddr,
+    /// `safety.shadow_mode`.
+    pub shadow_mode: bool,
+    /// `safety.min_confidence`.
+    pub min_confidence: f64,
+    /// `safety.breaker`: `failure_threshold` and `open_duration_s`.
+    pub breaker: (u32, u64),
 }
 
 impl AgentSettings {
+    /// The agent's own defaults for `policy`, reading `prometheus_url` over a 10 s window
+    /// every 0.5 s, serving `/metrics` on `listen`.
+    pub fn new(policy: &str, prometheus_url: String, listen: SocketAddr) -> Self {
+        Self {
+            policy: policy.to_owned(),
+            interval_s: 0.5,
+            prometheus_url,
+            rate_window_s: 10,
+            replicas: (1, 20),
+            scale_up_cooldown_s: 30,
+            scale_down_cooldown_s: 180,
+            max_added_per_minute: 5,
+            max_removed_per_minute: 3,
+            cpu_initialization_period_s: 300,
+            downscale_stabilization_window_s: 300,
+            listen,
+            shadow_mode: false,
+            min_confidence: 0.7,
+            breaker: (3, 120),
+        }
+    }
+
     /// The configuration file's text for scaling `namespace`/`deployment` through the
     /// kubeconfig at `kubeconfig`, with the experience log in `experience_dir`.
     pub fn to_toml(
@@ -374,7 +402,9 @@ impl AgentSettings {
              [policy]\nmodel = {policy:?}\n\n\
              [safety]\nmin_replicas = {min}\nmax_replicas = {max}\n\
              scale_up_cooldown_s = {up}\nscale_down_cooldown_s = {down}\n\
-             max_added_per_minute = {added}\nmax_removed_per_minute = {removed}\n\n\
+             max_added_per_minute = {added}\nmax_removed_per_minute = {removed}\n\
+             shadow_mode = {shadow}\nmin_confidence = {confidence:?}\n\n\
+             [safety.breaker]\nfailure_threshold = {failures}\nopen_duration_s = {open}\n\n\
              [safety.fallback]\ncpu_initialization_period_s = {init}\n\
              downscale_stabilization_window_s = {stab}\n\n\
              [experience]\ndir = {exp:?}\n\n\
@@ -396,6 +426,10 @@ impl AgentSettings {
             stab = self.downscale_stabilization_window_s,
             exp = experience_dir.display().to_string(),
             listen = self.listen,
+            shadow = self.shadow_mode,
+            confidence = self.min_confidence,
+            failures = self.breaker.0,
+            open = self.breaker.1,
         )
     }
 }

@@ -147,10 +147,9 @@ async fn a_spike_is_absorbed_within_the_rate_limits_and_scaled_back_only_after_t
     .await
     .expect("a full window of scrapes");
     let dir = tempfile::tempdir().expect("temp dir");
+    let listen = free_loopback_addr().expect("a free port");
     let settings = AgentSettings {
-        policy: "hpa".into(),
         interval_s: 2.0,
-        prometheus_url: prom.url(),
         rate_window_s: WINDOW_S,
         replicas: (1, 12),
         scale_up_cooldown_s: SCALE_UP_COOLDOWN_S,
@@ -161,7 +160,7 @@ async fn a_spike_is_absorbed_within_the_rate_limits_and_scaled_back_only_after_t
         // The HPA rule asks for a scale-down as soon as its `rate()` window shows the drop,
         // so what holds it back is the safety layer's cooldown, the thing under test.
         downscale_stabilization_window_s: 0,
-        listen: free_loopback_addr().expect("a free port"),
+        ..AgentSettings::new("hpa", prom.url(), listen)
     };
     let mut agent = AgentProcess::spawn(&world, &settings, dir.path()).expect("agent");
 
