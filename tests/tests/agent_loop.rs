@@ -133,9 +133,8 @@ async fn a_spike_is_absorbed_within_the_rate_limits_and_scaled_back_only_after_t
         Ok(p) => p,
         Err(e) => panic!("{e}"),
     };
-    // The agent starts once Prometheus holds a full `rate()` window of the workload:
-    // reads that fail at start-up would open its metrics breaker, which then holds every
-    // write back for its open duration (120 s) whatever later reads return.
+    // The agent starts once Prometheus holds a full `rate()` window of the workload, so
+    // its first decisions already see the quiet load the spike is measured against.
     prom.wait_for(
         &format!(
             "count_over_time(kube_deployment_status_replicas_available[{}s])",

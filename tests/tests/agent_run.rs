@@ -42,8 +42,8 @@ impl Cluster {
         let prometheus = PrometheusServer::start(&[world.exporter_addr()])
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        // A full 10 s `rate()` window before the agent starts: reads failing at start-up
-        // would open its metrics breaker.
+        // A full 10 s `rate()` window before the agent starts, so its first reads already
+        // return every entry.
         prometheus
             .wait_for(
                 "count_over_time(container_memory_working_set_bytes[10s])",

@@ -64,6 +64,8 @@ pub(crate) struct ControlStep {
     builder: ObservationBuilder,
     decider: Decider,
     safety: SafetyLayer,
+    /// Whether a metrics read has ever succeeded.
+    metrics_seen: bool,
 }
 
 impl ControlStep {
@@ -75,6 +77,7 @@ impl ControlStep {
             sim,
             decider,
             safety,
+            metrics_seen: false,
         }
     }
 
@@ -117,17 +120,23 @@ impl ControlStep {
         self.safety.set_envelope(envelope);
     }
 
-    /// Decides for `reading`. A failed metrics read is reported to the layer (it counts
-    /// towards the metrics breaker) and leaves the observation without metrics, which the
-    /// layer answers with the HPA rule.
+    /// Decides for `reading`. A failed metrics read leaves the observation without
+    /// metrics, which the layer answers with the HPA rule, and counts towards the metrics
+    /// breaker once a read has ever succeeded. Before that, failures are what a fresh
+    /// deployment sees while Prometheus gathers its first `rate()` window; counting them
+    /// would open the breaker and hold every write for its open duration just as the
+    /// metrics arrive, while without metrics the HPA rule holds anyway.
     pub(crate) fn decide(&mut self, reading: Reading<'_>) -> StepOutcome {
         let metrics = match reading.metrics {
             Ok(m) => {
+                self.metrics_seen = true;
                 self.safety.record_metrics(reading.now_s, Ok(()));
                 Some(m)
             }
             Err(e) => {
-                self.safety.record_metrics(reading.now_s, Err(e.to_owned()));
+                if self.metrics_seen {
+                    self.safety.record_metrics(reading.now_s, Err(e.to_owned()));
+                }
                 None
             }
         };
@@ -300,6 +309,30 @@ mod tests {
             after.iter().any(|o| o.transition.action.is_some()),
             "the adopted model never proposed"
         );
+    }
+
+    #[test]
+    fn reads_failing_before_the_first_success_do_not_open_the_breaker() {
+        let mut config = SafetyConfig::default();
+        // Longer than the run: a breaker opened at start-up would still be open at its end.
+        config.breaker.open_duration_s = 1_000;
+        let mut step = ControlStep::new(
+            EnvConfig::default().sim,
+            Decider::Baseline(Box::new(Hpa::default())),
+            SafetyLayer::new(config).unwrap(),
+        );
+        // Ten failed reads at start-up, then metrics under a ramp: the first write goes
+        // through instead of waiting out an open breaker.
+        let run = drive(&mut step, (300.0, 1_500.0), 40, |i| i >= 10);
+        assert!(run[..10].iter().all(|o| !o.decision.apply));
+        assert_eq!(step.breakers_open(2_000_000), (false, false));
+        assert!(
+            run[10..]
+                .iter()
+                .all(|o| !o.decision.has(OverrideKind::CircuitOpen)),
+            "a start-up failure opened the breaker"
+        );
+        assert!(run[10..].iter().any(|o| o.decision.apply), "never scaled");
     }
 
     #[test]
