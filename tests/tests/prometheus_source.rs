@@ -66,6 +66,23 @@ async fn prometheus(exporter: &WorkloadExporter) -> PrometheusServer {
     }
 }
 
+/// Waits until the series are older than the rate window, so Prometheus's rate() and the
+/// simulator's cover the same stretch of steady traffic: in a window only partly covered,
+/// rate() extrapolates at most half a scrape interval past the first sample and reads low
+/// (seen: -8 % with 28 of 30 scrapes).
+async fn full_window(prom: &PrometheusServer) {
+    prom.wait_for(
+        &format!(
+            "count_over_time(kube_deployment_status_replicas_available[{}s])",
+            WINDOW_S + 15
+        ),
+        WINDOW_S as f64 + 10.0,
+        Duration::from_secs(180),
+    )
+    .await
+    .expect("a full window of scrapes");
+}
+
 fn config(url: String) -> PrometheusConfig {
     PrometheusConfig {
         url,
@@ -100,20 +117,7 @@ fn assert_close(what: &str, got: f64, want: f64, rel: f64) {
 async fn default_queries_read_back_what_the_simulator_observed() {
     let exporter = exporter().await;
     let prom = prometheus(&exporter).await;
-    // Wait until the series are older than the rate window, so Prometheus's rate() and the
-    // simulator's cover the same stretch of steady traffic: in a window only partly
-    // covered, rate() extrapolates at most half a scrape interval past the first sample
-    // and reads low (seen: -8 % with 28 of 30 scrapes).
-    prom.wait_for(
-        &format!(
-            "count_over_time(kube_deployment_status_replicas_available[{}s])",
-            WINDOW_S + 15
-        ),
-        WINDOW_S as f64 + 10.0,
-        Duration::from_secs(180),
-    )
-    .await
-    .expect("a full window of scrapes");
+    full_window(&prom).await;
 
     let mut source = PrometheusSource::new(&config(prom.url()), &target()).expect("source");
     let read_at = unix_now();
@@ -237,16 +241,7 @@ async fn an_overloaded_workload_reads_back_its_errors_queue_and_latency() {
     // 500 rps at 4 pods × 100 rps: the backlog fills to its bound, the surplus fails.
     let exporter = exporter_at(500.0).await;
     let prom = prometheus(&exporter).await;
-    prom.wait_for(
-        &format!(
-            "count_over_time(kube_deployment_status_replicas_available[{}s])",
-            WINDOW_S + 15
-        ),
-        WINDOW_S as f64 + 10.0,
-        Duration::from_secs(180),
-    )
-    .await
-    .expect("a full window of scrapes");
+    full_window(&prom).await;
     let mut source = PrometheusSource::new(&config(prom.url()), &target()).expect("source");
     let got = read_until_ok(&mut source, Duration::from_secs(30)).await;
     let want = exporter
