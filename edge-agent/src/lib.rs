@@ -7,6 +7,8 @@
 
 /// Reads and changes the scale of the autoscaled workload: Kubernetes or the simulator.
 pub mod actuator;
+/// Every Kubernetes API call the agent makes: the RBAC its Roles must grant.
+pub mod api_access;
 pub mod cli;
 mod config;
 mod control;

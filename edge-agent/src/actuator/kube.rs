@@ -21,34 +21,11 @@ use kube::{Api, Client, Config};
 
 use super::error::{ActuatorError, ClientError};
 use super::{Actuator, ScaleState};
+use crate::api_access::{ApiCall as Call, GET_DEPLOYMENT, GET_SCALE, LIST_PODS, PATCH_SCALE};
 
 /// The per-request timeout when none is configured: well under a decision interval, well
 /// over an API server's normal answer time.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// One kind of API request, as RBAC names it, so errors can say what to grant.
-#[derive(Debug, Clone, Copy)]
-struct Call {
-    verb: &'static str,
-    resource: &'static str,
-}
-
-const GET_DEPLOYMENT: Call = Call {
-    verb: "get",
-    resource: "deployments",
-};
-const GET_SCALE: Call = Call {
-    verb: "get",
-    resource: "deployments/scale",
-};
-const PATCH_SCALE: Call = Call {
-    verb: "patch",
-    resource: "deployments/scale",
-};
-const LIST_PODS: Call = Call {
-    verb: "list",
-    resource: "pods",
-};
 
 /// Scales one Deployment through the Kubernetes API.
 #[derive(Clone)]
