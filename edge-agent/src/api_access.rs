@@ -191,9 +191,9 @@ mod tests {
             ),
         ];
         for (method, path, group, resource, verb) in cases {
-            let (g, r, v, _) = ApiCall::of_request(method, path).unwrap();
+            let r = ApiCall::of_request(method, path).unwrap();
             assert_eq!(
-                (g.as_str(), r.as_str(), v.as_str()),
+                (r.group.as_str(), r.resource.as_str(), r.verb.as_str()),
                 (group, resource, verb),
                 "{method} {path}"
             );

@@ -11,6 +11,8 @@ pub mod actuator;
 pub mod api_access;
 pub mod cli;
 mod config;
+/// `edge-agent check-config`: a `run` configuration checked as `run` would load it.
+pub mod config_check;
 mod control;
 mod curve;
 mod experience;

@@ -75,6 +75,12 @@ enum Command {
     Run(Box<run::RunArgs>),
     /// Print the default `run` configuration (TOML), every key with its default.
     DefaultRunConfig,
+    /// Check a `run` configuration without a cluster: the file, its federation file and
+    /// the certificates that names, loaded and validated as `run` would. Example:
+    ///   edge-agent check-config --config /etc/edge-agent/agent.toml
+    // Verbatim, or clap joins the example commands into one line.
+    #[command(verbatim_doc_comment)]
+    CheckConfig(CheckConfigArgs),
     /// Measure one control step without network: observation, policy, safety layer.
     ///
     /// Replays a simulated day's readings through the same code `run` uses between its
@@ -83,6 +89,14 @@ enum Command {
     // Verbatim, or clap joins the example commands into one line.
     #[command(verbatim_doc_comment)]
     BenchDecision(bench::BenchArgs),
+}
+
+/// Options of `check-config`.
+#[derive(Debug, Args)]
+struct CheckConfigArgs {
+    /// The `run` configuration file (TOML).
+    #[arg(long, env = "EDGE_AGENT_CONFIG")]
+    config: std::path::PathBuf,
 }
 
 /// Logging options.
@@ -137,6 +151,10 @@ impl Cli {
             Command::Train(args) => train::run(&args),
             Command::Federate(args) => federate::run(&args),
             Command::Run(args) => run::run(&args),
+            Command::CheckConfig(args) => {
+                println!("{}", crate::config_check::check(&args.config)?);
+                Ok(())
+            }
             Command::BenchDecision(args) => bench::run(&args),
             Command::DefaultRunConfig => {
                 print!("{}", crate::run_config::RunConfig::default_toml()?);
