@@ -43,10 +43,18 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<()> {
         }));
 
         let handle = Coordinator::start_observed(options, &ca, &identity, observed).await?;
-        let mut stdout = std::io::stdout();
-        writeln!(stdout, "listening on {}", handle.local_addr())?;
-        writeln!(stdout, "admin listening on {admin_addr}")?;
+        // One write for both lines: a supervisor that reads only the first and then closes
+        // the pipe must not make a second write fail and stop the coordinator.
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(
+            format!(
+                "listening on {}\nadmin listening on {admin_addr}\n",
+                handle.local_addr()
+            )
+            .as_bytes(),
+        )?;
         stdout.flush()?;
+        drop(stdout);
         tracing::info!(%admin_addr, "serving /metrics, /healthz and /readyz");
         tokio::select! {
             signal = stop_signal() => {
