@@ -59,8 +59,9 @@ enum Command {
     Models(models::ModelsArgs),
     /// Run the federation server: accept agents, run rounds, publish global models.
     ///
-    /// Prints `listening on ADDRESS` on standard output once it accepts connections;
-    /// logs go to standard error. Stops on Ctrl-C or SIGTERM (agents keep autoscaling with
+    /// Prints `listening on ADDRESS` on standard output once it accepts connections, then
+    /// `admin listening on ADDRESS` for the HTTP admin port (`/metrics`, `/healthz`,
+    /// `/readyz`); logs go to standard error. Stops on Ctrl-C or SIGTERM (agents keep autoscaling with
     /// their last model and reconnect when it is back), or after `rounds.max_rounds`.
     /// After a restart it resumes from the registry's newest version and round.
     Serve(serve::ServeArgs),

@@ -53,6 +53,8 @@ pub struct ServeConfig {
     pub rounds: RoundPolicy,
     /// Connection timing and resource limits.
     pub transport: TransportSection,
+    /// The HTTP admin port: metrics and probes.
+    pub admin: AdminSection,
 }
 
 impl Default for ServeConfig {
@@ -66,6 +68,25 @@ impl Default for ServeConfig {
             aggregation: AggregationSection::default(),
             rounds: RoundPolicy::default(),
             transport: TransportSection::default(),
+            admin: AdminSection::default(),
+        }
+    }
+}
+
+/// The HTTP admin port. Always on: a coordinator nobody can probe cannot be run under an
+/// orchestrator, and the port carries nothing secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSection {
+    /// TCP address serving `/metrics`, `/healthz` and `/readyz`. Default `0.0.0.0:9465`
+    /// (the edge agent's is 9464, so both fit on one host).
+    pub listen: SocketAddr,
+}
+
+impl Default for AdminSection {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 9465)),
         }
     }
 }

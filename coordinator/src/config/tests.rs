@@ -1,3 +1,4 @@
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::*;
@@ -17,6 +18,7 @@ fn unknown_keys_are_refused_with_their_name() {
         ("lisen = \"0.0.0.0:1\"", "lisen"),
         ("[rounds]\nquorom = 0.5", "quorom"),
         ("[transport]\nidle = \"1s\"", "idle"),
+        ("[admin]\nport = 9465", "port"),
     ] {
         let err = ServeConfig::from_toml(text).unwrap_err().to_string();
         assert!(err.contains(key), "{text}: {err}");
@@ -159,4 +161,57 @@ fn an_initial_model_of_another_shape_is_refused() {
         .options()
         .unwrap();
     assert_eq!(options.architecture.layers, [12, 32, 32, 3]);
+}
+
+#[test]
+fn the_admin_port_is_on_by_default_and_its_address_is_checked() {
+    assert_eq!(
+        ServeConfig::default().admin.listen,
+        "0.0.0.0:9465".parse::<SocketAddr>().unwrap()
+    );
+    let config = ServeConfig::from_toml("[admin]\nlisten = \"127.0.0.1:9100\"").unwrap();
+    assert_eq!(config.admin.listen, "127.0.0.1:9100".parse().unwrap());
+    for bad in ["localhost:9465", "9465", "0.0.0.0:70000"] {
+        let err = ServeConfig::from_toml(&format!("[admin]\nlisten = {bad:?}"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("invalid socket address"), "{bad}: {err}");
+        assert!(err.contains("listen"), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn absolute_paths_fit_a_container_with_mounted_volumes_and_a_tls_secret() {
+    // A read-only image: the registry on a volume, the certificates from a Kubernetes
+    // TLS Secret (ca.crt, tls.crt, tls.key), the configuration from a ConfigMap.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("serve.toml");
+    std::fs::write(
+        &path,
+        r#"
+registry = "/var/lib/rl-coordinator/registry"
+[tls]
+ca = "/etc/rl-coordinator/tls/ca.crt"
+cert = "/etc/rl-coordinator/tls/tls.crt"
+key = "/etc/rl-coordinator/tls/tls.key"
+"#,
+    )
+    .unwrap();
+    let config = ServeConfig::load(&path).unwrap();
+    assert_eq!(
+        config.registry,
+        PathBuf::from("/var/lib/rl-coordinator/registry")
+    );
+    assert_eq!(
+        config.tls.ca,
+        PathBuf::from("/etc/rl-coordinator/tls/ca.crt")
+    );
+    assert_eq!(
+        config.tls.cert,
+        PathBuf::from("/etc/rl-coordinator/tls/tls.crt")
+    );
+    assert_eq!(
+        config.tls.key,
+        PathBuf::from("/etc/rl-coordinator/tls/tls.key")
+    );
 }

@@ -33,6 +33,14 @@ pub(crate) enum Action {
     /// [`RoundEngine::publish_failed`](super::RoundEngine::publish_failed); no round opens
     /// meanwhile.
     Publish(Publication),
+    /// An update was folded into the open round. Reported when it happens rather than
+    /// only in the round's summary, so a metrics scrape sees progress during a long round.
+    Accepted {
+        /// The sender.
+        cluster_id: String,
+        /// The round it counts towards.
+        round: u64,
+    },
     /// An update was refused (also answered with an error to its sender).
     Rejected {
         /// The sender.

@@ -187,7 +187,6 @@ impl RoundEngine {
     }
 
     /// Agents currently connected.
-    #[cfg(test)]
     pub(crate) fn connected(&self) -> usize {
         self.agents.len()
     }
@@ -333,7 +332,7 @@ impl RoundEngine {
                         open.contributor_tags
                             .extend(agent.workload_tags.iter().cloned());
                     }
-                    Ok(())
+                    Ok(open.round)
                 }
                 Err(rejection) => Err(rejection),
             },
@@ -347,22 +346,37 @@ impl RoundEngine {
                 Err(rejection)
             }
         };
-        if let Err(rejection) = outcome {
-            self.rejections.record(&rejection);
-            actions.push(Action::Send {
+        match outcome {
+            Ok(round) => actions.push(Action::Accepted {
                 cluster_id: cluster_id.to_owned(),
-                message: Outgoing::Error(ErrorMessage::new(
-                    rejection.error_code(),
-                    format!("update for round {} refused: {rejection}", update.round),
-                )),
-            });
-            actions.push(Action::Rejected {
-                cluster_id: cluster_id.to_owned(),
-                rejection,
-            });
+                round,
+            }),
+            Err(rejection) => self.refuse(cluster_id, update.round, rejection, &mut actions),
         }
         self.check_close(now, &mut actions);
         actions
+    }
+
+    /// Answers a refused update with an error and reports it.
+    fn refuse(
+        &mut self,
+        cluster_id: &str,
+        round: u64,
+        rejection: Rejection,
+        actions: &mut Vec<Action>,
+    ) {
+        self.rejections.record(&rejection);
+        actions.push(Action::Send {
+            cluster_id: cluster_id.to_owned(),
+            message: Outgoing::Error(ErrorMessage::new(
+                rejection.error_code(),
+                format!("update for round {round} refused: {rejection}"),
+            )),
+        });
+        actions.push(Action::Rejected {
+            cluster_id: cluster_id.to_owned(),
+            rejection,
+        });
     }
 
     /// An agent reported that it could not train. A participant of the open round counts

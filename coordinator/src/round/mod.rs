@@ -24,4 +24,4 @@ pub(crate) use action::{Action, Outgoing, Publication};
 pub use engine::EngineError;
 pub(crate) use engine::{AgentJoin, ConnectionId, EngineConfig, FleetModel, RoundEngine};
 pub use policy::{PolicyError, RoundPolicy};
-pub use summary::{CloseReason, MeanMetrics, RoundSummary};
+pub use summary::{CloseReason, MeanMetrics, RoundOutcome, RoundSummary};

@@ -29,6 +29,33 @@ impl CloseReason {
     }
 }
 
+/// How a closed round ended, as counted by `rl_coordinator_rounds_total{outcome}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RoundOutcome {
+    /// Its aggregate became a new fleet version.
+    Published,
+    /// No valid update arrived, so there was nothing to publish: every participant
+    /// failed, left or was refused.
+    Empty,
+    /// Updates were aggregated but the registry could not record the result; the fleet
+    /// stays on the round's base.
+    Failed,
+}
+
+impl RoundOutcome {
+    /// Every outcome, so a metrics exporter can publish each series before it happens.
+    pub const ALL: [Self; 3] = [Self::Published, Self::Empty, Self::Failed];
+
+    /// The label; part of the coordinator's observable interface, so never renamed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Published => "published",
+            Self::Empty => "empty",
+            Self::Failed => "failed",
+        }
+    }
+}
+
 /// The contributors' local metrics, averaged with equal weight per contributor: a
 /// dashboard figure, not an evaluation, since each agent measures on its own workload.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -100,4 +127,16 @@ pub struct RoundSummary {
     pub closed_by: CloseReason,
     /// Time from opening to closing (publication included), by the caller's clock.
     pub duration: Duration,
+}
+
+impl RoundSummary {
+    /// How the round ended. A round only publishes when some update was accepted, so an
+    /// accepted update without a version means the publication itself failed.
+    pub fn outcome(&self) -> RoundOutcome {
+        match (self.version, self.accepted) {
+            (Some(_), _) => RoundOutcome::Published,
+            (None, 0) => RoundOutcome::Empty,
+            (None, _) => RoundOutcome::Failed,
+        }
+    }
 }

@@ -217,7 +217,14 @@ fn a_round_answered_by_everyone_closes_at_once_and_publishes_the_fedavg() {
         ..policy()
     });
     join_all(&mut engine, &["a", "b"]);
-    assert!(publication(&engine.update(secs(1.0), "a", &delta(1, 1, 1.0, 100))).is_none());
+    assert_eq!(
+        engine.update(secs(1.0), "a", &delta(1, 1, 1.0, 100)),
+        [Action::Accepted {
+            cluster_id: "a".to_owned(),
+            round: 1
+        }],
+        "accepted at once; nothing else until b answers"
+    );
     let actions = engine.update(secs(2.0), "b", &delta(1, 1, 4.0, 300));
     let publication = publication(&actions).expect("all answered: publish");
     assert_eq!(publication.round, 1);
@@ -235,6 +242,7 @@ fn a_round_answered_by_everyone_closes_at_once_and_publishes_the_fedavg() {
     let actions = engine.published(secs(2.5), 2);
     let summary = closed(&actions).expect("reported once published");
     assert_eq!(summary.version, Some(2));
+    assert_eq!(summary.outcome(), RoundOutcome::Published);
     assert_eq!(summary.closed_by, CloseReason::AllAnswered);
     assert_eq!((summary.participants, summary.accepted), (2, 2));
     assert_eq!(summary.total_samples, 400);
@@ -338,11 +346,16 @@ fn a_round_without_a_valid_update_publishes_nothing_and_the_next_keeps_the_base(
     engine.joined(secs(0.0), join("a", 0, Some(1)));
     let mut nan = delta(1, 1, 0.0, 10);
     nan.payload = ModelPayload::Delta(vec![f32::NAN; PARAMS]);
-    engine.update(secs(1.0), "a", &nan);
+    let refused = engine.update(secs(1.0), "a", &nan);
+    assert!(
+        !refused.iter().any(|a| matches!(a, Action::Accepted { .. })),
+        "{refused:?}"
+    );
     let actions = engine.tick(secs(60.0));
     assert!(publication(&actions).is_none());
     let summary = closed(&actions).expect("closed without publishing");
     assert_eq!(summary.version, None);
+    assert_eq!(summary.outcome(), RoundOutcome::Empty);
     assert_eq!(summary.accepted, 0);
     assert_eq!(summary.rejections.get(Reason::NonFinite), 1);
     assert_eq!(summary.metrics, None);
@@ -497,6 +510,7 @@ fn a_failed_publication_closes_the_round_without_a_version() {
     let summary = closed(&actions).unwrap();
     assert_eq!(summary.version, None);
     assert_eq!(summary.accepted, 1);
+    assert_eq!(summary.outcome(), RoundOutcome::Failed);
     assert!(sends(&actions).is_empty(), "no model to push");
     assert_eq!(engine.fleet().version, 1);
     let sent = sends(&engine.tick(secs(11.0)));

@@ -13,6 +13,8 @@ use tokio::time::Instant;
 use super::event::Event;
 use super::frames::{self, FleetFrame};
 use super::receive::Reservation;
+use crate::admin::Observed;
+use crate::admin::health::{ENGINE_HEARTBEAT, Task, TaskGuard};
 use crate::registry::manifest::{Contributor, rfc3339};
 use crate::registry::store::{NewVersion, Registry};
 use crate::round::{Action, AgentJoin, ConnectionId, Outgoing, Publication, RoundEngine};
@@ -87,6 +89,8 @@ pub(super) struct EngineTask {
     pub(super) origin: Instant,
     pub(super) reports: Reports,
     pub(super) outboxes: HashMap<String, (ConnectionId, mpsc::UnboundedSender<Outbound>)>,
+    /// Metrics and health, updated as things happen.
+    pub(super) observed: Observed,
 }
 
 impl EngineTask {
@@ -96,7 +100,15 @@ impl EngineTask {
         mut commands: mpsc::Receiver<Command>,
         mut shutdown: watch::Receiver<bool>,
     ) {
+        let _alive = TaskGuard::new(self.observed.health.clone(), Task::Engine);
+        // Turns the loop when nothing else does, so liveness can tell an idle engine from
+        // a stuck one.
+        let mut heartbeat = tokio::time::interval(ENGINE_HEARTBEAT);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            self.observed
+                .health
+                .engine_turned(std::time::Instant::now());
             let wake = self.engine.next_wakeup().map(|t| self.origin + t);
             let actions = tokio::select! {
                 biased;
@@ -106,8 +118,12 @@ impl EngineTask {
                     None => break,
                 },
                 () = sleep_until(wake) => self.engine.tick(self.now()),
+                _ = heartbeat.tick() => Vec::new(),
             };
             self.apply(actions).await;
+            self.observed
+                .metrics
+                .set_connected_agents(self.engine.connected());
         }
         tracing::debug!("engine task stopped");
     }
@@ -305,6 +321,7 @@ impl EngineTask {
                     base_version,
                     participants,
                 } => {
+                    self.observed.metrics.set_round(round);
                     let _ = self.reports.events.send(Event::RoundOpened {
                         round,
                         base_version,
@@ -322,10 +339,12 @@ impl EngineTask {
                         queue.push_front(action);
                     }
                 }
+                Action::Accepted { .. } => self.observed.metrics.update_accepted(),
                 Action::Rejected {
                     cluster_id,
                     rejection,
                 } => {
+                    self.observed.metrics.update_rejected(rejection.reason());
                     let _ = self.reports.events.send(Event::UpdateRejected {
                         cluster_id,
                         reason: rejection.reason(),
@@ -333,6 +352,7 @@ impl EngineTask {
                     });
                 }
                 Action::RoundClosed(summary) => {
+                    self.observed.metrics.round_closed(&summary);
                     let _ = self.reports.events.send(Event::RoundClosed(summary));
                 }
                 Action::Finished => {
@@ -418,6 +438,7 @@ impl EngineTask {
             bytes: frame,
         };
         let _ = self.reports.version.send(version);
+        self.observed.metrics.set_model_version(version);
         Ok(version)
     }
 }

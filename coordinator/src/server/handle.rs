@@ -16,6 +16,8 @@ use super::event::Event;
 use super::frames::{self, FleetFrame};
 use super::options::CoordinatorOptions;
 use super::receive::ReceiveBudget;
+use crate::admin::Observed;
+use crate::admin::health::{Task, TaskGuard};
 use crate::registry::manifest::rfc3339;
 use crate::registry::store::{NewVersion, Registry};
 use crate::round::{ConnectionId, EngineConfig, FleetModel, RoundEngine};
@@ -34,11 +36,23 @@ impl Coordinator {
     /// Opens the registry (publishing `options.initial_weights` as version 1 if it is
     /// empty, resuming from its newest fleet version and round otherwise), starts
     /// listening, and runs rounds in the current tokio runtime until
-    /// [`CoordinatorHandle::shutdown`].
+    /// [`CoordinatorHandle::shutdown`]. Its metrics and health are
+    /// [`CoordinatorHandle::observed`].
     pub async fn start(
         options: CoordinatorOptions,
         ca: &FleetCa,
         identity: &Credentials,
+    ) -> Result<CoordinatorHandle, ServerError> {
+        Self::start_observed(options, ca, identity, Observed::default()).await
+    }
+
+    /// [`start`](Self::start), reporting to `observed`, which the caller may already be
+    /// serving: `coordinator serve` answers probes while the registry is still opening.
+    pub async fn start_observed(
+        options: CoordinatorOptions,
+        ca: &FleetCa,
+        identity: &Credentials,
+        observed: Observed,
     ) -> Result<CoordinatorHandle, ServerError> {
         let CoordinatorOptions {
             listen,
@@ -84,6 +98,9 @@ impl Coordinator {
                     addr: listen,
                     source,
                 })?;
+        observed.metrics.set_model_version(fleet.version);
+        observed.metrics.set_round(next_round.saturating_sub(1));
+        observed.health.listening();
         tracing::info!(
             %local_addr,
             version = fleet.version,
@@ -110,6 +127,7 @@ impl Coordinator {
                 finished: finished_tx,
             },
             outboxes: HashMap::new(),
+            observed: observed.clone(),
         };
         let engine_task = tokio::spawn(task.run(commands_rx, shutdown_rx.clone()));
         let shared = Arc::new(Shared {
@@ -118,7 +136,12 @@ impl Coordinator {
             transport,
             limits,
         });
-        let accept_task = tokio::spawn(accept(listener.clone(), shared, shutdown_rx));
+        let accept_task = tokio::spawn(accept(
+            listener.clone(),
+            shared,
+            shutdown_rx,
+            TaskGuard::new(observed.health.clone(), Task::Endpoint),
+        ));
         Ok(CoordinatorHandle {
             local_addr,
             events,
@@ -127,6 +150,7 @@ impl Coordinator {
             shutdown,
             listener,
             tasks: vec![engine_task, accept_task],
+            observed,
         })
     }
 }
@@ -182,7 +206,12 @@ fn resume_or_seed(
 
 /// Accepts connections until shutdown; each runs in a task of its own, so a slow
 /// handshake holds up nobody else. The tasks end with the listener's connections.
-async fn accept(listener: Arc<Listener>, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+async fn accept(
+    listener: Arc<Listener>,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+    _alive: TaskGuard,
+) {
     let mut connections = JoinSet::new();
     let mut next_id = 0_u64;
     loop {
@@ -218,6 +247,7 @@ pub struct CoordinatorHandle {
     shutdown: watch::Sender<bool>,
     listener: Arc<Listener>,
     tasks: Vec<JoinHandle<()>>,
+    observed: Observed,
 }
 
 impl CoordinatorHandle {
@@ -230,6 +260,11 @@ impl CoordinatorHandle {
     /// events behind misses the oldest (and is told so by the receiver).
     pub fn events(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
+    }
+
+    /// Its metrics and health, as the admin port serves them.
+    pub fn observed(&self) -> &Observed {
+        &self.observed
     }
 
     /// The newest fleet version.
@@ -248,6 +283,7 @@ impl CoordinatorHandle {
     /// orderly close and reconnect at once to whoever listens next), and waits for the
     /// tasks to end. A round still open is abandoned, unpublished.
     pub async fn shutdown(self) {
+        self.observed.health.stopping();
         let _ = self.shutdown.send(true);
         self.listener.shutdown().await;
         for task in self.tasks {
