@@ -191,9 +191,13 @@ mod tests {
             ),
         ];
         for (method, path, group, resource, verb) in cases {
-            let (g, r, v, _) = ApiCall::of_request(method, path).unwrap();
+            let request = ApiCall::of_request(method, path).unwrap();
             assert_eq!(
-                (g.as_str(), r.as_str(), v.as_str()),
+                (
+                    request.group.as_str(),
+                    request.resource.as_str(),
+                    request.verb.as_str()
+                ),
                 (group, resource, verb),
                 "{method} {path}"
             );
