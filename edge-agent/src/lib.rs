@@ -18,6 +18,7 @@ mod curve;
 mod experience;
 mod federate_config;
 pub mod federation;
+mod leader;
 mod meter;
 /// Metrics sources (simulator, Prometheus); public so end-to-end tests read through the agent's code.
 pub mod metrics;

@@ -6,12 +6,14 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::ensure;
 use common::rl::policy::DEFAULT_DQN_CONFIDENCE_TEMPERATURE;
 use common::scorecard::PolicyName;
 use serde::{Deserialize, Serialize};
 
+use crate::leader::elector::ElectionConfig;
 use crate::metrics::{PrometheusConfig, Target};
 use crate::safety::config::SafetyConfig;
 
@@ -37,6 +39,66 @@ pub(crate) struct RunConfig {
     pub(crate) observability: ObservabilitySection,
     /// Federated learning, off unless set.
     pub(crate) federation: FederationSection,
+    /// Which of several agents in one cluster writes; off unless enabled.
+    pub(crate) leader_election: LeaderElectionSection,
+}
+
+/// `[leader_election]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct LeaderElectionSection {
+    /// Whether agents take turns through a Lease, so that only the holder writes the
+    /// Deployment's scale and the others decide without writing. Must be on whenever more
+    /// than one agent runs for a cluster (the DaemonSet manifest turns it on). Default
+    /// `false`: a single `edge-agent run` then needs no Lease permissions and no
+    /// namespace of its own, and acts from its first interval.
+    pub(crate) enabled: bool,
+    /// The namespace of the Lease: the agent's own. Default: `$POD_NAMESPACE` (set it
+    /// from the pod's `metadata.namespace` with the downward API); with neither, enabling
+    /// leader election is an error.
+    pub(crate) namespace: Option<String>,
+    /// The Lease's name. Default `edge-agent-<target.deployment>`, so agents scaling
+    /// different Deployments from one namespace elect separately.
+    pub(crate) lease_name: Option<String>,
+    /// This agent's name in the Lease's `holderIdentity`; must differ between agents.
+    /// Default: `$POD_NAME`, else `$HOSTNAME`, else the kernel's host name.
+    pub(crate) identity: Option<String>,
+    /// Seconds a follower waits, after it last saw the Lease change, before taking over
+    /// (written as the Lease's `leaseDurationSeconds`). Default 15.
+    pub(crate) lease_duration_s: u32,
+    /// Seconds after its last successful renewal that the leader stops writing, unless it
+    /// renewed again. Shorter than `lease_duration_s`: the margin covers a write the API
+    /// received but answered too late. More than `target.request_timeout_s` plus
+    /// `retry_period_s`, since a write may start only while a whole request timeout is
+    /// left of the term. Default 10.
+    pub(crate) renew_deadline_s: f64,
+    /// Seconds between two attempts to renew or take over. Default 2.
+    pub(crate) retry_period_s: f64,
+}
+
+impl Default for LeaderElectionSection {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            namespace: None,
+            lease_name: None,
+            identity: None,
+            lease_duration_s: 15,
+            renew_deadline_s: 10.0,
+            retry_period_s: 2.0,
+        }
+    }
+}
+
+/// `[leader_election]` with its defaults filled in from the environment.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LeaderElection {
+    /// The Lease's namespace.
+    pub(crate) namespace: String,
+    /// The Lease's name.
+    pub(crate) lease_name: String,
+    /// Identity and timing.
+    pub(crate) election: ElectionConfig,
 }
 
 /// `[federation]`.
@@ -62,6 +124,7 @@ impl Default for RunConfig {
             experience: ExperienceSection::default(),
             observability: ObservabilitySection::default(),
             federation: FederationSection::default(),
+            leader_election: LeaderElectionSection::default(),
         }
     }
 }
@@ -205,7 +268,116 @@ impl RunConfig {
         self.safety
             .validate()
             .map_err(|e| anyhow::anyhow!("safety.{}: {}", e.field, e.reason))?;
+        self.leader_election()?;
         Ok(())
+    }
+
+    /// The leader election, resolved from the process environment; `None` when off.
+    pub(crate) fn leader_election(&self) -> anyhow::Result<Option<LeaderElection>> {
+        self.leader_election_with(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// The leader election with defaults taken from `env`; checks every key (also when
+    /// off, so a mistake shows before the day it is turned on).
+    fn leader_election_with(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Option<LeaderElection>> {
+        let le = &self.leader_election;
+        let lease_s = f64::from(le.lease_duration_s);
+        ensure!(
+            le.lease_duration_s >= 1,
+            "leader_election.lease_duration_s must be at least 1 second, got {}",
+            le.lease_duration_s
+        );
+        ensure!(
+            le.renew_deadline_s.is_finite()
+                && le.renew_deadline_s > 0.0
+                && le.renew_deadline_s < lease_s,
+            "leader_election.renew_deadline_s must be positive and shorter than \
+             leader_election.lease_duration_s ({lease_s} s), got {}",
+            le.renew_deadline_s
+        );
+        ensure!(
+            le.retry_period_s.is_finite() && le.retry_period_s > 0.0,
+            "leader_election.retry_period_s must be positive, got {}",
+            le.retry_period_s
+        );
+        ensure!(
+            le.retry_period_s < le.renew_deadline_s,
+            "leader_election.retry_period_s must be shorter than \
+             leader_election.renew_deadline_s ({}), got {}",
+            le.renew_deadline_s,
+            le.retry_period_s
+        );
+        if let Some(name) = &le.lease_name {
+            ensure!(
+                is_dns_subdomain(name),
+                "leader_election.lease_name must be a DNS subdomain name (lower-case letters, \
+                 digits, '-' and '.', at most 253), got {name:?}"
+            );
+        }
+        if !le.enabled {
+            return Ok(None);
+        }
+        let timeout = self.target.request_timeout_s;
+        ensure!(
+            le.retry_period_s + timeout < le.renew_deadline_s,
+            "leader_election.renew_deadline_s ({}) must exceed leader_election.retry_period_s \
+             ({}) plus target.request_timeout_s ({timeout}): the leader may start a write only \
+             while a whole request timeout is left of its term, and renews once per retry period",
+            le.renew_deadline_s,
+            le.retry_period_s
+        );
+        let namespace = le
+            .namespace
+            .clone()
+            .or_else(|| env("POD_NAMESPACE"))
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "leader_election.namespace is not set and $POD_NAMESPACE is empty: name the \
+                     agent's own namespace, where its Lease lives"
+                )
+            })?;
+        ensure!(
+            !namespace.is_empty(),
+            "leader_election.namespace must not be empty"
+        );
+        let identity = le
+            .identity
+            .clone()
+            .or_else(|| env("POD_NAME"))
+            .or_else(|| env("HOSTNAME"))
+            .or_else(|| {
+                std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .ok()
+                    .map(|h| h.trim().to_owned())
+                    .filter(|h| !h.is_empty())
+            })
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "leader_election.identity is not set and neither $POD_NAME nor a host \
+                     name is available"
+                )
+            })?;
+        ensure!(
+            !identity.is_empty(),
+            "leader_election.identity must not be empty"
+        );
+        let lease_name = le
+            .lease_name
+            .clone()
+            .unwrap_or_else(|| format!("edge-agent-{}", self.target.deployment));
+        Ok(Some(LeaderElection {
+            namespace,
+            lease_name,
+            election: ElectionConfig {
+                identity,
+                lease_duration: Duration::from_secs(u64::from(le.lease_duration_s)),
+                renew_deadline: Duration::from_secs_f64(le.renew_deadline_s),
+                retry_period: Duration::from_secs_f64(le.retry_period_s),
+            },
+        }))
     }
 
     /// The policy named by `policy.model`.
@@ -233,6 +405,17 @@ impl RunConfig {
     pub(crate) fn default_toml() -> anyhow::Result<String> {
         Ok(toml::to_string_pretty(&Self::default())?)
     }
+}
+
+/// A Kubernetes object name of the DNS-subdomain kind (RFC 1123).
+fn is_dns_subdomain(name: &str) -> bool {
+    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    name.len() <= 253
+        && edge_ok(name.chars().next())
+        && edge_ok(name.chars().last())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
 }
 
 #[cfg(test)]
@@ -278,6 +461,26 @@ mod tests {
             ),
             ("[prometheus]\nurl = \"localhost:9090\"", "prometheus.url"),
             ("[observability]\nlisten = \"nowhere\"", "listen"),
+            (
+                "[leader_election]\nrenew_deadline_s = 15",
+                "leader_election.renew_deadline_s must be positive and shorter",
+            ),
+            (
+                "[leader_election]\nretry_period_s = 10",
+                "leader_election.retry_period_s must be shorter",
+            ),
+            (
+                "[leader_election]\nlease_name = \"Edge_Agent\"",
+                "leader_election.lease_name",
+            ),
+            (
+                "[leader_election]\nlease_duration_s = 0",
+                "lease_duration_s",
+            ),
+            (
+                "[leader_election]\nholder = \"me\"",
+                "unknown field `holder`",
+            ),
         ] {
             let err = chain(&load_text(text).unwrap_err());
             assert!(err.contains(expect), "{text:?} gave {err}");
@@ -300,5 +503,50 @@ mod tests {
             cfg.policy.model,
             format!("ppo:{}", dir.path().join("models/mine").display())
         );
+    }
+
+    #[test]
+    fn leader_election_is_off_by_default_and_takes_its_defaults_from_the_pod() {
+        let mut cfg = RunConfig::default();
+        assert_eq!(cfg.leader_election_with(|_| None).unwrap(), None);
+        cfg.leader_election.enabled = true;
+        let err = cfg.leader_election_with(|_| None).unwrap_err().to_string();
+        assert!(err.contains("leader_election.namespace"), "{err}");
+
+        let pod = |name: &str| match name {
+            "POD_NAMESPACE" => Some("rl-system".to_owned()),
+            "POD_NAME" => Some("edge-agent-x7k2p".to_owned()),
+            "HOSTNAME" => Some("node-1".to_owned()),
+            _ => None,
+        };
+        let le = cfg.leader_election_with(pod).unwrap().unwrap();
+        assert_eq!(le.namespace, "rl-system");
+        assert_eq!(le.lease_name, "edge-agent-web");
+        assert_eq!(le.election.identity, "edge-agent-x7k2p");
+        assert_eq!(le.election.lease_duration, Duration::from_secs(15));
+        assert_eq!(le.election.renew_deadline, Duration::from_secs(10));
+        assert_eq!(le.election.retry_period, Duration::from_secs(2));
+
+        cfg.leader_election.namespace = Some("agents".into());
+        cfg.leader_election.identity = Some("a".into());
+        cfg.leader_election.lease_name = Some("shop.web".into());
+        let le = cfg.leader_election_with(pod).unwrap().unwrap();
+        assert_eq!(
+            (
+                le.namespace.as_str(),
+                le.lease_name.as_str(),
+                le.election.identity.as_str()
+            ),
+            ("agents", "shop.web", "a")
+        );
+    }
+
+    #[test]
+    fn a_request_timeout_the_term_cannot_fit_is_refused() {
+        let err = chain(
+            &load_text("[target]\nrequest_timeout_s = 9\n[leader_election]\nenabled = true\nnamespace = \"rl\"")
+                .unwrap_err(),
+        );
+        assert!(err.contains("target.request_timeout_s (9)"), "{err}");
     }
 }

@@ -362,6 +362,44 @@ pub struct AgentSettings {
     pub min_confidence: f64,
     /// `safety.breaker`: `failure_threshold` and `open_duration_s`.
     pub breaker: (u32, u64),
+    /// `target.request_timeout_s`.
+    pub request_timeout_s: f64,
+    /// `[leader_election]`, off when `None`.
+    pub leader_election: Option<LeaderElectionSettings>,
+}
+
+/// The `[leader_election]` section of one agent.
+#[derive(Debug, Clone)]
+pub struct LeaderElectionSettings {
+    /// `namespace`: where the Lease lives.
+    pub namespace: String,
+    /// `lease_name`.
+    pub lease_name: String,
+    /// `identity`: unique per agent.
+    pub identity: String,
+    /// `lease_duration_s`.
+    pub lease_duration_s: u32,
+    /// `renew_deadline_s`.
+    pub renew_deadline_s: f64,
+    /// `retry_period_s`.
+    pub retry_period_s: f64,
+}
+
+impl LeaderElectionSettings {
+    /// The section's text.
+    fn to_toml(&self) -> String {
+        format!(
+            "\n[leader_election]\nenabled = true\nnamespace = {ns:?}\nlease_name = {name:?}\n\
+             identity = {id:?}\nlease_duration_s = {lease}\nrenew_deadline_s = {renew:?}\n\
+             retry_period_s = {retry:?}\n",
+            ns = self.namespace,
+            name = self.lease_name,
+            id = self.identity,
+            lease = self.lease_duration_s,
+            renew = self.renew_deadline_s,
+            retry = self.retry_period_s,
+        )
+    }
 }
 
 impl AgentSettings {
@@ -384,6 +422,8 @@ impl AgentSettings {
             shadow_mode: false,
             min_confidence: 0.7,
             breaker: (3, 120),
+            request_timeout_s: 5.0,
+            leader_election: None,
         }
     }
 
@@ -395,9 +435,10 @@ impl AgentSettings {
         kubeconfig: &Path,
         experience_dir: &Path,
     ) -> String {
-        format!(
+        let mut text = format!(
             "interval_s = {interval}\n\n\
-             [target]\nnamespace = {ns:?}\ndeployment = {dep:?}\nkubeconfig = {kube:?}\n\n\
+             [target]\nnamespace = {ns:?}\ndeployment = {dep:?}\nkubeconfig = {kube:?}\n\
+             request_timeout_s = {timeout:?}\n\n\
              [prometheus]\nurl = {url:?}\nrate_window_s = {window}\n\n\
              [policy]\nmodel = {policy:?}\n\n\
              [safety]\nmin_replicas = {min}\nmax_replicas = {max}\n\
@@ -430,7 +471,12 @@ impl AgentSettings {
             confidence = self.min_confidence,
             failures = self.breaker.0,
             open = self.breaker.1,
-        )
+            timeout = self.request_timeout_s,
+        );
+        if let Some(le) = &self.leader_election {
+            text.push_str(&le.to_toml());
+        }
+        text
     }
 }
 
@@ -478,6 +524,8 @@ impl AgentProcess {
             .args(["--log-format", "json"])
             .env_remove("EDGE_AGENT_CONFIG")
             .env_remove("KUBECONFIG")
+            .env_remove("POD_NAME")
+            .env_remove("POD_NAMESPACE")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
@@ -488,6 +536,11 @@ impl AgentProcess {
             log,
             listen: settings.listen,
         })
+    }
+
+    /// Where it serves `/metrics`, `/healthz` and `/readyz`.
+    pub fn listen(&self) -> SocketAddr {
+        self.listen
     }
 
     /// The process id.
@@ -517,6 +570,17 @@ impl AgentProcess {
     pub async fn metrics(&self) -> Result<HashMap<String, f64>, String> {
         let body = http_get(self.listen, "/metrics").await?;
         Ok(parse_metrics(&body))
+    }
+
+    /// Sends SIGKILL, as a node failure or an OOM kill would end it: no clean-up runs, and
+    /// waits for it to be gone.
+    pub fn kill(&mut self) -> Result<ExitStatus, String> {
+        self.child
+            .kill()
+            .map_err(|e| format!("cannot kill {}: {e}", self.pid()))?;
+        self.child
+            .wait()
+            .map_err(|e| format!("cannot reap {}: {e}", self.pid()))
     }
 
     /// Sends SIGTERM and waits up to `deadline` for it to exit.

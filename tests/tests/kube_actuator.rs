@@ -408,9 +408,10 @@ async fn a_client_from_an_explicit_kubeconfig_reaches_the_cluster_it_names() {
     );
     std::fs::write(&path, kubeconfig).unwrap();
 
-    let client = edge_agent::actuator::client_from_kubeconfig(&path, Some("emulated"))
-        .await
-        .unwrap();
+    let client =
+        edge_agent::actuator::client_from_kubeconfig(&path, Some("emulated"), "edge-agent-test")
+            .await
+            .unwrap();
     let state = KubeActuator::new(client, NS, "web", Duration::from_secs(5))
         .state()
         .await
@@ -418,7 +419,9 @@ async fn a_client_from_an_explicit_kubeconfig_reaches_the_cluster_it_names() {
     assert_eq!((state.spec_replicas, state.ready), (3, 3));
 
     let missing = dir.path().join("absent");
-    let Err(err) = edge_agent::actuator::client_from_kubeconfig(&missing, None).await else {
+    let Err(err) =
+        edge_agent::actuator::client_from_kubeconfig(&missing, None, "edge-agent-test").await
+    else {
         panic!("a missing kubeconfig must be an error");
     };
     assert!(err.to_string().contains("absent"), "{err}");

@@ -144,6 +144,16 @@ pub enum ClientError {
         source: kube::config::KubeconfigError,
     },
 
+    /// The `User-Agent` (which names the agent's identity) is not a valid header value.
+    #[error(
+        "cannot send {value:?} as the User-Agent: leader_election.identity must be printable \
+         ASCII"
+    )]
+    UserAgent {
+        /// The value refused.
+        value: String,
+    },
+
     /// The configuration was found but the client could not be built from it (TLS
     /// material, proxy settings).
     #[error("building the Kubernetes client: {0}")]

@@ -10,6 +10,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+use axum::http::HeaderValue;
+use axum::http::header::USER_AGENT;
 use common::policy::PodView;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
@@ -175,17 +177,20 @@ impl Actuator for KubeActuator {
 }
 
 /// A client from the environment the agent runs in: the in-cluster service account when
-/// running in a pod, otherwise `$KUBECONFIG` or `~/.kube/config`.
-pub async fn infer_client() -> Result<Client, ClientError> {
+/// running in a pod, otherwise `$KUBECONFIG` or `~/.kube/config`. Every request carries
+/// `user_agent` (see [`user_agent`]).
+pub async fn infer_client(user_agent: &str) -> Result<Client, ClientError> {
     let config = Config::infer().await.map_err(ClientError::Infer)?;
-    Client::try_from(config).map_err(ClientError::Build)
+    client_with(config, user_agent)
 }
 
 /// A client from an explicit kubeconfig file, with its current context unless `context`
-/// names another (a MicroK8s kubeconfig exported next to others, say).
+/// names another (a MicroK8s kubeconfig exported next to others, say). Every request
+/// carries `user_agent`.
 pub async fn client_from_kubeconfig(
     path: &Path,
     context: Option<&str>,
+    user_agent: &str,
 ) -> Result<Client, ClientError> {
     let kubeconfig_error = |source| ClientError::Kubeconfig {
         path: path.to_path_buf(),
@@ -199,6 +204,26 @@ pub async fn client_from_kubeconfig(
     let config = Config::from_custom_kubeconfig(kubeconfig, &options)
         .await
         .map_err(kubeconfig_error)?;
+    client_with(config, user_agent)
+}
+
+/// The `User-Agent` the agent's requests carry: its name and version, and the identity it
+/// holds the leader-election Lease under, if any. The API server's audit log records it
+/// for every request, so a write to the Deployment can be traced to the pod that made it
+/// (the client sends no `User-Agent` of its own).
+pub fn user_agent(identity: Option<&str>) -> String {
+    let base = concat!("edge-agent/", env!("CARGO_PKG_VERSION"));
+    match identity {
+        Some(identity) => format!("{base} ({identity})"),
+        None => base.to_owned(),
+    }
+}
+
+fn client_with(mut config: Config, user_agent: &str) -> Result<Client, ClientError> {
+    let value = HeaderValue::from_str(user_agent).map_err(|_| ClientError::UserAgent {
+        value: user_agent.to_owned(),
+    })?;
+    config.headers.push((USER_AGENT, value));
     Client::try_from(config).map_err(ClientError::Build)
 }
 

@@ -13,7 +13,9 @@ use std::future::Future;
 use common::policy::PodView;
 
 pub use self::error::{ActuatorError, ClientError};
-pub use self::kube::{DEFAULT_TIMEOUT, KubeActuator, client_from_kubeconfig, infer_client};
+pub use self::kube::{
+    DEFAULT_TIMEOUT, KubeActuator, client_from_kubeconfig, infer_client, user_agent,
+};
 pub use self::simulated::SimulatedActuator;
 
 /// The workload as the API reports it at one moment.

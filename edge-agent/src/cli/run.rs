@@ -1,7 +1,8 @@
 //! `edge-agent run`: the control loop on a real cluster. Builds the policy, the safety
-//! layer, the Prometheus source, the Kubernetes actuator, the experience log and the
-//! `/metrics` endpoint from the configuration file, then runs [`ControlLoop`] until SIGTERM
-//! or Ctrl-C, finishing the step under way before it exits.
+//! layer, the Prometheus source, the Kubernetes actuator, the experience log, the
+//! `/metrics` endpoint and (when enabled) the leader election from the configuration file,
+//! then runs [`ControlLoop`] until SIGTERM or Ctrl-C, finishing the step under way before
+//! it exits and only then handing the Lease over.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,13 +16,14 @@ use common::rl::policy::LearnedPolicy;
 use common::scorecard::PolicyName;
 use tracing::{info, warn};
 
-use crate::actuator::{KubeActuator, client_from_kubeconfig, infer_client};
+use crate::actuator::{KubeActuator, client_from_kubeconfig, infer_client, user_agent};
 use crate::control::envelope::replay_envelope;
 use crate::control::shell::{ControlLoop, GlobalModels, unix_now_s};
 use crate::control::step::{ControlStep, Decider};
 use crate::experience::ExperienceLog;
 use crate::federate_config::FederateConfig;
 use crate::federation::{FederationClient, LocalTrainer};
+use crate::leader::task::{LeaderTask, LeaseLocation};
 use crate::metrics::PrometheusSource;
 use crate::model_source::load_model;
 use crate::observe::health::Health;
@@ -105,12 +107,14 @@ async fn run_loop(cfg: RunConfig) -> anyhow::Result<()> {
 
     let metrics = PrometheusSource::new(&cfg.prometheus, &cfg.metrics_target())?;
     let timeout = Duration::from_secs_f64(cfg.target.request_timeout_s);
+    let election = cfg.leader_election()?;
+    let agent = user_agent(election.as_ref().map(|e| e.election.identity.as_str()));
     let client = match &cfg.target.kubeconfig {
-        Some(path) => client_from_kubeconfig(path, cfg.target.context.as_deref()).await?,
-        None => infer_client().await?,
+        Some(path) => client_from_kubeconfig(path, cfg.target.context.as_deref(), &agent).await?,
+        None => infer_client(&agent).await?,
     };
     let actuator = KubeActuator::new(
-        client,
+        client.clone(),
         cfg.target.namespace.clone(),
         cfg.target.deployment.clone(),
         timeout,
@@ -160,9 +164,39 @@ async fn run_loop(cfg: RunConfig) -> anyhow::Result<()> {
         metrics,
         actuator,
         experience,
-        observed,
+        observed.clone(),
         Duration::from_secs_f64(cfg.interval_s),
     );
+    let (control, leader) = match election {
+        None => {
+            observed.metrics.set_leader(true);
+            (control, None)
+        }
+        Some(le) => {
+            info!(
+                namespace = %le.namespace,
+                lease = %le.lease_name,
+                identity = %le.election.identity,
+                "leader election on: writing only while holding the Lease"
+            );
+            let (task, gate) = LeaderTask::new(
+                client,
+                LeaseLocation {
+                    namespace: le.namespace,
+                    name: le.lease_name,
+                    timeout,
+                },
+                le.election,
+                timeout,
+                Arc::clone(&observed.metrics),
+            );
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let task = tokio::spawn(task.run(async move {
+                let _ = stopped.await;
+            }));
+            (control.with_leader_gate(gate), Some((stop, task)))
+        }
+    };
     let (control, federation) = match &cfg.federation.config {
         None => (control, None),
         Some(path) => {
@@ -187,6 +221,11 @@ async fn run_loop(cfg: RunConfig) -> anyhow::Result<()> {
         }
     };
     control.run(shutdown_requested()).await;
+    // Only now, with the last write made, may another agent take over.
+    if let Some((stop, task)) = leader {
+        let _ = stop.send(());
+        task.await.context("the leader-election task panicked")?;
+    }
     if let Some((stop, task)) = federation {
         let _ = stop.send(());
         let trainer = task.await.context("the federation client task failed")??;

@@ -1,8 +1,8 @@
 //! The async shell around [`ControlStep`]: every interval it reads the metrics and the
-//! Deployment (concurrently), lets the step decide, writes what the safety layer allows,
-//! records the transition on disk, and reports all of it as metrics and logs. Nothing here
-//! decides anything; a failure of one interval is logged and counted, and the next interval
-//! starts on time.
+//! Deployment (concurrently), lets the step decide, writes what the safety layer allows
+//! (if this agent leads, when leader election is on), records the transition on disk, and
+//! reports all of it as metrics and logs. Nothing here decides anything; a failure of one
+//! interval is logged and counted, and the next interval starts on time.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -11,13 +11,14 @@ use common::proto::GlobalModel;
 use common::rl::artifact::{Algo, TrainConfig};
 use tokio::sync::watch;
 
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use super::envelope::replay_policy_envelope;
 use super::step::{ControlStep, Reading};
 use crate::actuator::Actuator;
 use crate::experience::ExperienceLog;
 use crate::federation::global_model_policy;
+use crate::leader::gate::LeaderGate;
 use crate::metrics::MetricsSource;
 use crate::observe::server::Observed;
 
@@ -37,6 +38,8 @@ pub(crate) struct Tally {
     pub(crate) writes: u64,
     /// Intervals without a decision because the Deployment could not be read.
     pub(crate) unread: u64,
+    /// Writes not made because another agent led.
+    pub(crate) withheld: u64,
 }
 
 /// Where global models come from when the agent federates: the client's model channel,
@@ -77,6 +80,8 @@ pub(crate) struct ControlLoop<M, A> {
     interval: Duration,
     tally: Tally,
     global: Option<GlobalModels>,
+    /// `None` when this agent is the only one and always writes.
+    leader: Option<LeaderGate>,
 }
 
 impl<M: MetricsSource, A: Actuator> ControlLoop<M, A> {
@@ -99,7 +104,15 @@ impl<M: MetricsSource, A: Actuator> ControlLoop<M, A> {
             interval,
             tally: Tally::default(),
             global: None,
+            leader: None,
         }
+    }
+
+    /// Writes only while `gate` says this agent leads; otherwise it decides and records as
+    /// usual, so it can take over with a warm model and history.
+    pub(crate) fn with_leader_gate(mut self, gate: LeaderGate) -> Self {
+        self.leader = Some(gate);
+        self
     }
 
     /// Adopts every newer global model `global` delivers before the interval that follows.
@@ -155,6 +168,7 @@ impl<M: MetricsSource, A: Actuator> ControlLoop<M, A> {
         info!(
             decisions = self.tally.decisions,
             writes = self.tally.writes,
+            withheld = self.tally.withheld,
             transitions = self.experience.len(),
             "control loop stopped"
         );
@@ -215,7 +229,19 @@ impl<M: MetricsSource, A: Actuator> ControlLoop<M, A> {
         }
         self.tally.decisions += 1;
 
-        if decision.apply {
+        // Checked here, after the decision and right before the write, with nothing
+        // awaited in between: the term it checks must still cover the whole write.
+        let standing_by = decision.apply && self.leader.as_ref().is_some_and(|g| !g.may_write());
+        if standing_by {
+            self.step.withheld();
+            m.standby_withheld();
+            self.tally.withheld += 1;
+            debug!(
+                from = decision.current,
+                to = decision.replicas,
+                "standing by: another agent leads, nothing written"
+            );
+        } else if decision.apply {
             let (from, to) = (decision.current, decision.replicas);
             match self.actuator.scale(to).await {
                 Ok(()) => {
@@ -320,5 +346,59 @@ mod tests {
         assert_eq!(control.step.model_version(), 3, "kept the last good model");
         assert_eq!(control.experience.len(), 3);
         assert_eq!(control.tally.decisions, 3);
+    }
+
+    #[tokio::test]
+    async fn a_standby_agent_decides_but_writes_only_once_it_leads() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, _) = ExperienceLog::open(dir.path()).unwrap();
+        let observed = Observed {
+            metrics: Arc::new(AgentMetrics::new()),
+            health: Arc::new(Health::new(0, 60)),
+        };
+        // Bounds far above the simulator's count: every decision asks for a write.
+        let safety = SafetyConfig {
+            min_replicas: 15,
+            max_replicas: 15,
+            ..SafetyConfig::default()
+        };
+        let step = ControlStep::new(
+            EnvConfig::default().sim,
+            Decider::Baseline(Box::new(Hpa::default())),
+            SafetyLayer::new(safety).unwrap(),
+        );
+        let (publish, deadline) = watch::channel(None);
+        let mut control = ControlLoop::new(
+            step,
+            SimulatedSource::new(simulator()),
+            SimulatedActuator::new(simulator()),
+            log,
+            observed.clone(),
+            Duration::from_secs(15),
+        )
+        .with_leader_gate(LeaderGate::new(deadline, Duration::from_secs(5)));
+
+        control.interval_once(1_000).await;
+        assert_eq!((control.tally.decisions, control.tally.writes), (1, 0));
+        assert_eq!(control.tally.withheld, 1);
+        assert!(observed.health.readiness().ok, "standing by is ready");
+
+        // A term with less than the write timeout left is not enough.
+        publish.send_replace(Some(Instant::now() + Duration::from_secs(4)));
+        control.interval_once(1_015).await;
+        assert_eq!((control.tally.writes, control.tally.withheld), (0, 2));
+
+        publish.send_replace(Some(Instant::now() + Duration::from_secs(10)));
+        control.interval_once(1_030).await;
+        assert_eq!((control.tally.writes, control.tally.withheld), (1, 2));
+        let text = observed.metrics.encode();
+        assert!(
+            text.contains("\nrl_agent_standby_withheld_writes_total 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nrl_agent_scaling_actions_total 1\n"),
+            "{text}"
+        );
     }
 }

@@ -183,6 +183,12 @@ impl ControlStep {
         }
     }
 
+    /// Reports that the write the last decision asked for was withheld (this agent stands
+    /// by while another leads).
+    pub(crate) fn withheld(&mut self) {
+        self.safety.record_withheld();
+    }
+
     /// Reports the outcome of the write the last decision asked for.
     pub(crate) fn actuated(&mut self, now_s: u64, outcome: Result<(), String>) {
         self.safety.record_actuation(now_s, outcome);

@@ -67,6 +67,10 @@ pub(crate) struct AgentMetrics {
     metrics_errors: Counter,
     actuator_errors: Counter,
     circuit_open: Family<BreakerLabel, Gauge>,
+    leader: Gauge,
+    leader_transitions: Counter,
+    lease_errors: Counter,
+    standby_withheld: Counter,
 }
 
 /// Label of `rl_agent_circuit_open`: which breaker.
@@ -146,6 +150,30 @@ impl AgentMetrics {
             "1 while the breaker (actuator or metrics) stops writes after repeated failures, else 0",
             circuit_open.clone(),
         );
+        let leader = Gauge::default();
+        registry.register(
+            "rl_agent_leader",
+            "1 while this agent holds the leader-election Lease and may write (always 1 with leader election off), 0 while it stands by",
+            leader.clone(),
+        );
+        let leader_transitions = Counter::default();
+        registry.register(
+            "rl_agent_leader_transitions",
+            "Times this agent became leader or stopped being leader",
+            leader_transitions.clone(),
+        );
+        let lease_errors = Counter::default();
+        registry.register(
+            "rl_agent_lease_errors",
+            "Calls on the leader-election Lease that failed (lost races, 409, not counted)",
+            lease_errors.clone(),
+        );
+        let standby_withheld = Counter::default();
+        registry.register(
+            "rl_agent_standby_withheld_writes",
+            "Writes the safety layer allowed that this agent did not make because it was standing by",
+            standby_withheld.clone(),
+        );
         // Every series exists from the start, so `increase()` and alerts see the first event.
         for kind in OverrideKind::ALL {
             drop(fallbacks.get_or_create(&ReasonLabel {
@@ -167,6 +195,10 @@ impl AgentMetrics {
             decision_seconds,
             metrics_errors,
             actuator_errors,
+            leader,
+            leader_transitions,
+            lease_errors,
+            standby_withheld,
         }
     }
 
@@ -231,6 +263,24 @@ impl AgentMetrics {
         self.actuator_errors.inc();
     }
 
+    /// Records whether this agent may write; a change counts as a transition.
+    pub(crate) fn set_leader(&self, leader: bool) {
+        let before = self.leader.set(i64::from(leader));
+        if before != i64::from(leader) {
+            self.leader_transitions.inc();
+        }
+    }
+
+    /// Counts a failed call on the Lease.
+    pub(crate) fn lease_failed(&self) {
+        self.lease_errors.inc();
+    }
+
+    /// Counts a write withheld while standing by.
+    pub(crate) fn standby_withheld(&self) {
+        self.standby_withheld.inc();
+    }
+
     /// The OpenMetrics text exposition of every metric.
     pub(crate) fn encode(&self) -> String {
         let mut out = String::new();
@@ -266,6 +316,12 @@ mod tests {
         m.set_model_version(7);
         m.metrics_failed();
         m.set_breakers(true, false);
+        m.set_leader(true);
+        m.set_leader(true);
+        m.set_leader(false);
+        m.lease_failed();
+        m.standby_withheld();
+        m.standby_withheld();
         let text = m.encode();
         let expect = [
             ("rl_agent_decisions_total{action=\"scale_up\"}", 1.0),
@@ -286,6 +342,10 @@ mod tests {
             ("rl_agent_fallback_total{reason=\"low_confidence\"}", 0.0),
             ("rl_agent_circuit_open{breaker=\"actuator\"}", 1.0),
             ("rl_agent_circuit_open{breaker=\"metrics\"}", 0.0),
+            ("rl_agent_leader", 0.0),
+            ("rl_agent_leader_transitions_total", 2.0),
+            ("rl_agent_lease_errors_total", 1.0),
+            ("rl_agent_standby_withheld_writes_total", 2.0),
         ];
         for (series, value) in expect {
             assert_eq!(sample(&text, series), Some(value), "{series} in\n{text}");

@@ -88,6 +88,14 @@ impl CircuitBreaker {
         }
     }
 
+    /// The attempt [`Self::try_acquire`] let through was not made after all, so it proves
+    /// nothing either way: a half-open breaker lets the next attempt probe instead.
+    pub(crate) fn release_probe(&mut self) {
+        if self.state == (BreakerState::HalfOpen { probing: true }) {
+            self.state = BreakerState::HalfOpen { probing: false };
+        }
+    }
+
     /// An attempt worked. A half-open breaker closes; an open one stays open until its time
     /// is up, because the pause is there to let the other side recover, not to be cut short
     /// by a lucky late result.

@@ -229,6 +229,15 @@ impl SafetyLayer {
         }
     }
 
+    /// Reports that the write the last decision asked for was not made, because another
+    /// agent holds the leader-election Lease: it counts neither as a change (no cooldown,
+    /// no allowance used) nor as a failure, and a half-open breaker keeps its probe for the
+    /// next write.
+    pub(crate) fn record_withheld(&mut self) {
+        self.pending = None;
+        self.actuator.release_probe();
+    }
+
     /// Reports whether the metrics query at `now_s` worked. Repeated failures open the
     /// metrics breaker; once its open time is up, the next successful scrape closes it.
     pub(crate) fn record_metrics(&mut self, now_s: u64, outcome: Result<(), String>) {
@@ -448,6 +457,26 @@ mod tests {
             l.record_actuation(now, Err("503 Service Unavailable".into()));
         }
         l
+    }
+
+    #[test]
+    fn a_withheld_write_uses_no_cooldown_and_leaves_the_probe_for_the_next() {
+        let mut l = layer();
+        assert!(decide(&mut l, T0, 4, 5).apply);
+        l.record_withheld();
+        // No cooldown started: the same move is allowed right after.
+        let d = decide(&mut l, T0 + 1, 4, 5);
+        assert_eq!((d.replicas, d.apply), (5, true));
+
+        let mut l = tripped();
+        let half_open = T0 + 150;
+        assert!(decide(&mut l, half_open, 4, 6).apply, "the probe");
+        l.record_withheld();
+        assert_eq!(
+            l.actuator_breaker(half_open),
+            BreakerState::HalfOpen { probing: false }
+        );
+        assert!(decide(&mut l, half_open + 1, 4, 6).apply, "probes again");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use axum::http::Method;
 use common::policy::PodView;
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
 use tokio::task::JoinHandle;
 
@@ -16,7 +17,7 @@ use super::faults::FaultRule;
 use super::objects;
 use super::routes::{Shared, lock};
 use super::server::serve;
-use super::store::{Key, Store};
+use super::store::{Key, Logged, Store};
 
 /// Why the harness could not change the emulated cluster.
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +137,27 @@ impl EmulatorHandle {
             .and_then(|d| u32::try_from(objects::spec_replicas(&d)).ok())
     }
 
+    /// Sets its `spec.replicas` from outside the API, as another writer (a person with
+    /// `kubectl scale`) would; not logged as a request.
+    pub fn set_spec_replicas(
+        &self,
+        namespace: &str,
+        name: &str,
+        replicas: u32,
+    ) -> Result<(), EmulatorError> {
+        let key = key(namespace, name);
+        let mut store = self.store();
+        let mut d = store
+            .deployment(&key)
+            .cloned()
+            .ok_or_else(|| no_such(&key))?;
+        if let Some(spec) = d.spec.as_mut() {
+            spec.replicas = Some(i32::try_from(replicas).unwrap_or(i32::MAX));
+        }
+        store.put_deployment(key, d);
+        Ok(())
+    }
+
     /// Its `metadata.resourceVersion`.
     pub fn resource_version(&self, namespace: &str, name: &str) -> Option<String> {
         self.deployment(namespace, name)
@@ -232,6 +254,24 @@ impl EmulatorHandle {
             .iter()
             .filter(|r| r.method == *method && r.path == path)
             .count()
+    }
+
+    /// The Lease as the API would return it now.
+    pub fn lease(&self, namespace: &str, name: &str) -> Option<Lease> {
+        self.store().lease(&key(namespace, name)).cloned()
+    }
+
+    /// Its `spec.holderIdentity`, `None` when absent, empty or released.
+    pub fn lease_holder(&self, namespace: &str, name: &str) -> Option<String> {
+        self.lease(namespace, name)
+            .and_then(|l| l.spec)
+            .and_then(|s| s.holder_identity)
+            .filter(|h| !h.is_empty())
+    }
+
+    /// Every request received so far, oldest first, whatever the answer was.
+    pub fn request_log(&self) -> Vec<Logged> {
+        self.store().log.clone()
     }
 
     /// Requests received in all.

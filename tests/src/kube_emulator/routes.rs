@@ -1,5 +1,6 @@
-//! The HTTP surface: the handful of API paths the actuator calls, plus `/version`, and in
-//! front of them the middleware that logs each request and applies the fault rules.
+//! The HTTP surface: the handful of API paths the actuator and the leader election call,
+//! plus `/version`, and in front of them the middleware that logs each request and applies
+//! the fault rules.
 //! Paths, verbs, content types and error answers follow kube-apiserver.
 
 use std::collections::HashMap;
@@ -7,14 +8,15 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use k8s_openapi::List;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v1::Scale;
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use k8s_openapi::apimachinery::pkg::version::Info;
@@ -54,6 +56,14 @@ pub(crate) fn router(shared: Shared) -> Router {
         )
         .route("/api/v1/namespaces/{ns}/pods", get(list_pods))
         .route("/api/v1/namespaces/{ns}/pods/{name}", get(get_pod))
+        .route(
+            "/apis/coordination.k8s.io/v1/namespaces/{ns}/leases",
+            post(create_lease),
+        )
+        .route(
+            "/apis/coordination.k8s.io/v1/namespaces/{ns}/leases/{name}",
+            get(get_lease).put(replace_lease),
+        )
         .fallback(|| async { ApiError::no_such_path() })
         .layer(middleware::from_fn_with_state(
             shared.clone(),
@@ -116,6 +126,13 @@ async fn log_and_inject(
         store.log.push(Logged {
             method: method.clone(),
             path: path.clone(),
+            query: request.uri().query().map(str::to_owned),
+            user_agent: request
+                .headers()
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            at: std::time::Instant::now(),
         });
         store.faults.take(&method, &path)
     };
@@ -369,6 +386,101 @@ async fn get_pod(
             namespace: key.0.clone(),
         })
     })
+}
+
+fn lease_target(key: &Key) -> Target {
+    Target {
+        group: "coordination.k8s.io".to_owned(),
+        resource: "leases".to_owned(),
+        subresource: None,
+        name: Some(key.1.clone()),
+        namespace: key.0.clone(),
+    }
+}
+
+/// The Lease in a request body, with the checks kube-apiserver makes before storing it:
+/// a JSON body of the right kind whose namespace (if given) is the request's.
+fn read_lease(body: &[u8], namespace: &str) -> Result<Lease, ApiError> {
+    let lease: Lease = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("error decoding Lease: {e}")))?;
+    if lease
+        .metadata
+        .namespace
+        .as_deref()
+        .is_some_and(|ns| ns != namespace)
+    {
+        return Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the \
+             request"
+                .to_owned(),
+        ));
+    }
+    Ok(lease)
+}
+
+async fn get_lease(
+    State(shared): State<Shared>,
+    Path(key): Path<Key>,
+) -> Result<Json<Lease>, ApiError> {
+    lock(&shared)
+        .lease(&key)
+        .cloned()
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(&lease_target(&key)))
+}
+
+/// POST: creates the Lease the body names; 409 AlreadyExists if there is one.
+async fn create_lease(
+    State(shared): State<Shared>,
+    Path(namespace): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Lease>), ApiError> {
+    let lease = read_lease(&body, &namespace)?;
+    let name = lease
+        .metadata
+        .name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| {
+            ApiError::invalid_object("Lease", "metadata.name", "name or generateName is required")
+        })?;
+    let key = (namespace, name);
+    if lease.metadata.resource_version.is_some() {
+        return Err(ApiError::bad_request(
+            "resourceVersion should not be set on objects to be created".to_owned(),
+        ));
+    }
+    let mut store = lock(&shared);
+    if store.lease(&key).is_some() {
+        return Err(ApiError::already_exists(&lease_target(&key)));
+    }
+    Ok((StatusCode::CREATED, Json(store.put_lease(key, lease))))
+}
+
+/// PUT: replaces the Lease, on condition that the body's resourceVersion (if any) is the
+/// stored one, as kube-apiserver's optimistic concurrency does.
+async fn replace_lease(
+    State(shared): State<Shared>,
+    Path(key): Path<Key>,
+    body: Bytes,
+) -> Result<Json<Lease>, ApiError> {
+    let lease = read_lease(&body, &key.0)?;
+    let target = lease_target(&key);
+    if lease.metadata.name.as_deref().is_some_and(|n| n != key.1) {
+        return Err(ApiError::bad_request(
+            "the name of the object does not match the name on the URL".to_owned(),
+        ));
+    }
+    let mut store = lock(&shared);
+    let current = store
+        .lease(&key)
+        .ok_or_else(|| ApiError::not_found(&target))?;
+    if let Some(rv) = lease.metadata.resource_version.as_deref()
+        && Some(rv) != current.metadata.resource_version.as_deref()
+    {
+        return Err(ApiError::conflict(&target));
+    }
+    Ok(Json(store.put_lease(key, lease)))
 }
 
 #[cfg(test)]

@@ -138,6 +138,31 @@ impl ApiError {
         )
     }
 
+    /// 409 for a create of an object that exists.
+    pub(crate) fn already_exists(target: &Target) -> Self {
+        let message = format!(
+            "{} {:?} already exists",
+            target.qualified(),
+            target.name.as_deref().unwrap_or_default()
+        );
+        Self::new(
+            StatusCode::CONFLICT,
+            "AlreadyExists",
+            message,
+            Some(target.details()),
+        )
+    }
+
+    /// 422 for an object without a required field, before it has a name to quote.
+    pub(crate) fn invalid_object(kind: &str, field: &str, why: &str) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid",
+            format!("{kind} \"\" is invalid: {field}: Required value: {why}"),
+            None,
+        )
+    }
+
     /// 400, e.g. for an unparsable label selector or patch body.
     pub(crate) fn bad_request(message: String) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "BadRequest", message, None)

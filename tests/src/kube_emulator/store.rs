@@ -1,13 +1,16 @@
-//! The emulated cluster's state: its objects, the revision counter behind every
+//! The emulated cluster's state: its objects (Deployments, pods, Leases), the revision
+//! counter behind every
 //! `resourceVersion`, the request log the tests count writes in, and the fault rules.
 //! Writes through the API and through the harness both go through here, so the
 //! bookkeeping a client can observe (resourceVersion, generation, Deployment status) is
 //! the same whoever changed the object.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use axum::http::Method;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentStatus};
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
 
 use super::faults::Faults;
@@ -19,9 +22,18 @@ pub(crate) type Key = (String, String);
 
 /// One request as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Logged {
-    pub(crate) method: Method,
-    pub(crate) path: String,
+pub struct Logged {
+    /// The HTTP method.
+    pub method: Method,
+    /// The path, without the query string.
+    pub path: String,
+    /// The query string, if any.
+    pub query: Option<String>,
+    /// The `User-Agent` header, if any: how a test tells apart the agents sharing one
+    /// emulator.
+    pub user_agent: Option<String>,
+    /// When it arrived.
+    pub at: Instant,
 }
 
 #[derive(Debug, Default)]
@@ -30,6 +42,7 @@ pub(crate) struct Store {
     revision: u64,
     deployments: BTreeMap<Key, Deployment>,
     pods: BTreeMap<Key, Pod>,
+    leases: BTreeMap<Key, Lease>,
     pub(crate) log: Vec<Logged>,
     pub(crate) faults: Faults,
 }
@@ -72,6 +85,31 @@ impl Store {
         m.resource_version = Some(self.next_revision());
         self.deployments.insert(key.clone(), deployment);
         self.refresh_status(&key);
+    }
+
+    pub(crate) fn lease(&self, key: &Key) -> Option<&Lease> {
+        self.leases.get(key)
+    }
+
+    /// Stores a new or replaced Lease under `key`, stamping a new resourceVersion and
+    /// keeping the identity (uid, creation time) of the one it replaces.
+    pub(crate) fn put_lease(&mut self, key: Key, mut lease: Lease) -> Lease {
+        let old = self.leases.get(&key);
+        let created = old
+            .and_then(|o| o.metadata.creation_timestamp.clone())
+            .unwrap_or_else(|| objects::time(objects::now_s()));
+        let uid = old
+            .and_then(|o| o.metadata.uid.clone())
+            .unwrap_or_else(|| format!("00000000-0000-4000-a000-{:012}", self.revision + 1));
+        let m = &mut lease.metadata;
+        m.name = Some(key.1.clone());
+        m.namespace = Some(key.0.clone());
+        m.creation_timestamp = Some(created);
+        m.uid = Some(uid);
+        m.managed_fields = None;
+        m.resource_version = Some(self.next_revision());
+        self.leases.insert(key, lease.clone());
+        lease
     }
 
     /// The pods in `namespace` selected by `query`, by name.
