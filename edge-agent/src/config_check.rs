@@ -25,6 +25,8 @@ pub struct RunFacts {
     pub experience_dir: PathBuf,
     /// The federation file, when the agent federates.
     pub federation: Option<PathBuf>,
+    /// Namespace and name of the leader-election Lease, when election is on.
+    pub lease: Option<(String, String)>,
 }
 
 /// What a valid federation file commits the deployment to.
@@ -44,15 +46,34 @@ pub struct FederateFacts {
     pub key: PathBuf,
 }
 
-/// Loads and validates a `run` configuration (not the files it names).
+/// Loads and validates a `run` configuration (not the files it names), with defaults
+/// from this process's environment.
 pub fn inspect_run_config(path: &Path) -> anyhow::Result<RunFacts> {
-    let cfg = RunConfig::load(path)?;
+    facts(RunConfig::load(path)?, |name| {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    })
+}
+
+/// [`inspect_run_config`] for a process whose environment is `env`, such as a pod's
+/// (`POD_NAMESPACE` and `POD_NAME` from the downward API).
+pub fn inspect_run_config_with_env(
+    path: &Path,
+    env: impl Fn(&str) -> Option<String> + Copy,
+) -> anyhow::Result<RunFacts> {
+    facts(RunConfig::load_with_env(path, env)?, env)
+}
+
+fn facts(cfg: RunConfig, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<RunFacts> {
+    let lease = cfg
+        .leader_election_with(env)?
+        .map(|le| (le.namespace, le.lease_name));
     Ok(RunFacts {
         workload_namespace: cfg.target.namespace.clone(),
         workload_name: cfg.target.deployment.clone(),
         listen: cfg.observability.listen,
         experience_dir: cfg.experience.dir.clone(),
         federation: cfg.federation.config.clone(),
+        lease,
     })
 }
 
@@ -82,6 +103,11 @@ pub(crate) fn check(path: &Path) -> anyhow::Result<String> {
         run.listen,
         run.experience_dir.display()
     );
+    if let Some((namespace, name)) = &run.lease {
+        summary.push_str(&format!(
+            ", writes only while holding Lease {namespace}/{name}"
+        ));
+    }
     if let Some(fed_path) = &run.federation {
         let cfg = FederateConfig::load(fed_path)
             .with_context(|| format!("federation.config {}", fed_path.display()))?;

@@ -218,10 +218,24 @@ impl Default for ObservabilitySection {
     }
 }
 
+/// A variable of this process's environment; empty counts as unset.
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
 impl RunConfig {
     /// Reads and validates `path`; relative paths in it are taken from its directory.
     pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
-        let mut cfg: Self = crate::config::read_validated(path, Self::validate)?;
+        Self::load_with_env(path, process_env)
+    }
+
+    /// [`load`](Self::load) with the environment the defaults come from given, for
+    /// checking a configuration meant for another process (a pod's downward API).
+    pub(crate) fn load_with_env(
+        path: &Path,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Self> {
+        let mut cfg: Self = crate::config::read_validated(path, |c: &Self| c.validate_with(env))?;
         if let Some(base) = path.parent() {
             cfg.experience.dir = base.join(&cfg.experience.dir);
             for p in [&mut cfg.target.kubeconfig, &mut cfg.federation.config]
@@ -239,6 +253,11 @@ impl RunConfig {
 
     /// Checks every key; the error names it.
     pub(crate) fn validate(&self) -> anyhow::Result<()> {
+        self.validate_with(process_env)
+    }
+
+    /// [`validate`](Self::validate) against the environment `env`.
+    fn validate_with(&self, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
         ensure!(
             self.interval_s.is_finite() && self.interval_s >= 0.01,
             "interval_s must be at least 0.01 seconds, got {}",
@@ -268,18 +287,18 @@ impl RunConfig {
         self.safety
             .validate()
             .map_err(|e| anyhow::anyhow!("safety.{}: {}", e.field, e.reason))?;
-        self.leader_election()?;
+        self.leader_election_with(env)?;
         Ok(())
     }
 
     /// The leader election, resolved from the process environment; `None` when off.
     pub(crate) fn leader_election(&self) -> anyhow::Result<Option<LeaderElection>> {
-        self.leader_election_with(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        self.leader_election_with(process_env)
     }
 
     /// The leader election with defaults taken from `env`; checks every key (also when
     /// off, so a mistake shows before the day it is turned on).
-    fn leader_election_with(
+    pub(crate) fn leader_election_with(
         &self,
         env: impl Fn(&str) -> Option<String>,
     ) -> anyhow::Result<Option<LeaderElection>> {

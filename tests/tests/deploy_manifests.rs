@@ -912,7 +912,7 @@ struct AgentChecked {
 /// Loads the agent's ConfigMap files with the agent's own validation and checks them
 /// against the DaemonSet that mounts them.
 fn check_agent_config(objects: &[Object]) -> AgentChecked {
-    use edge_agent::config_check::{inspect_federate_config, inspect_run_config};
+    use edge_agent::config_check::{inspect_federate_config, inspect_run_config_with_env};
     let (ds, c, volumes) = container(objects, "DaemonSet", "edge-agent");
     let args: Vec<&str> = c["args"]
         .as_array()
@@ -930,7 +930,24 @@ fn check_agent_config(objects: &[Object]) -> AgentChecked {
     for (name, text) in cm.raw["data"].as_object().unwrap() {
         std::fs::write(dir.path().join(name), text.as_str().unwrap()).unwrap();
     }
-    let run = inspect_run_config(&dir.path().join(&key))
+    // The pod's environment: literal values, and the downward API's name and namespace.
+    let pod_env: BTreeMap<String, String> = c["env"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            let name = e["name"].as_str().unwrap().to_owned();
+            let value = match e["valueFrom"]["fieldRef"]["fieldPath"].as_str() {
+                Some("metadata.namespace") => ds.namespace.clone().unwrap(),
+                Some("metadata.name") => "edge-agent-x7k2p".to_owned(),
+                Some(other) => panic!("unexpected fieldRef {other}"),
+                None => e["value"].as_str().unwrap().to_owned(),
+            };
+            (name, value)
+        })
+        .collect();
+    let env = |name: &str| pod_env.get(name).cloned();
+    let run = inspect_run_config_with_env(&dir.path().join(&key), env)
         .unwrap_or_else(|e| panic!("the agent refuses its ConfigMap's {key}: {e:#}"));
     assert_eq!(
         run.listen.port(),
@@ -968,11 +985,15 @@ fn check_agent_config(objects: &[Object]) -> AgentChecked {
             .unwrap();
         assert_eq!(fed.coordinator, format!("coordinator.{ns}.svc:{port}"));
     }
+    // A DaemonSet runs one agent per node: without the Lease they would all write.
+    let (lease_namespace, lease_name) = run
+        .lease
+        .expect("the DaemonSet's agents elect a leader ([leader_election] enabled)");
     AgentChecked {
         workload_namespace: run.workload_namespace,
         workload_name: run.workload_name,
-        lease_namespace: ds.namespace.clone().unwrap(),
-        lease_name: format!("edge-agent-{}", "web"),
+        lease_namespace,
+        lease_name,
     }
 }
 
