@@ -251,12 +251,8 @@ impl RunConfig {
         Ok(cfg)
     }
 
-    /// Checks every key; the error names it.
-    pub(crate) fn validate(&self) -> anyhow::Result<()> {
-        self.validate_with(process_env)
-    }
-
-    /// [`validate`](Self::validate) against the environment `env`.
+    /// Checks every key; the error names it. Defaults that come from the environment are
+    /// taken from `env`.
     fn validate_with(&self, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
         ensure!(
             self.interval_s.is_finite() && self.interval_s >= 0.01,
@@ -457,7 +453,7 @@ mod tests {
         let text = RunConfig::default_toml().unwrap();
         let cfg: RunConfig = toml::from_str(&text).unwrap();
         assert_eq!(cfg, RunConfig::default());
-        cfg.validate().unwrap();
+        cfg.validate_with(process_env).unwrap();
     }
 
     #[test]
