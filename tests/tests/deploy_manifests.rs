@@ -909,22 +909,23 @@ struct AgentChecked {
     lease_name: String,
 }
 
+/// The file a container's `--config=` argument names.
+fn config_arg(c: &Value) -> PathBuf {
+    c["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|a| a.as_str().unwrap().strip_prefix("--config="))
+        .map(PathBuf::from)
+        .expect("a --config= argument")
+}
+
 /// Loads the agent's ConfigMap files with the agent's own validation and checks them
 /// against the DaemonSet that mounts them.
 fn check_agent_config(objects: &[Object]) -> AgentChecked {
     use edge_agent::config_check::{inspect_federate_config, inspect_run_config_with_env};
     let (ds, c, volumes) = container(objects, "DaemonSet", "edge-agent");
-    let args: Vec<&str> = c["args"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
-    let config_path = args
-        .iter()
-        .find_map(|a| a.strip_prefix("--config="))
-        .map(PathBuf::from)
-        .expect("--config=");
+    let config_path = config_arg(&c);
     let (cm, key) = file_in(objects, &c, &volumes, &config_path);
     let dir = tempfile::tempdir().unwrap();
     for (name, text) in cm.raw["data"].as_object().unwrap() {
@@ -1005,17 +1006,7 @@ fn the_coordinator_configuration_loads_and_agrees_with_its_deployment() {
     ] {
         let objects = rendered(dir);
         let (_, c, volumes) = container(&objects, "Deployment", "coordinator");
-        let args: Vec<&str> = c["args"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a.as_str().unwrap())
-            .collect();
-        let path = args
-            .iter()
-            .find_map(|a| a.strip_prefix("--config="))
-            .map(PathBuf::from)
-            .unwrap();
+        let path = config_arg(&c);
         let (cm, key) = file_in(&objects, &c, &volumes, &path);
         let tmp = tempfile::tempdir().unwrap();
         let file = tmp.path().join(&key);
