@@ -66,6 +66,7 @@ pub(crate) struct AgentMetrics {
     decision_seconds: Histogram,
     metrics_errors: Counter,
     actuator_errors: Counter,
+    experience_errors: Counter,
     circuit_open: Family<BreakerLabel, Gauge>,
 }
 
@@ -140,6 +141,12 @@ impl AgentMetrics {
             "Kubernetes API calls that failed",
             actuator_errors.clone(),
         );
+        let experience_errors = Counter::default();
+        registry.register(
+            "rl_agent_experience_errors",
+            "Transitions that could not be recorded in the experience log (a full disk, an I/O error)",
+            experience_errors.clone(),
+        );
         let circuit_open = Family::<BreakerLabel, Gauge>::default();
         registry.register(
             "rl_agent_circuit_open",
@@ -167,6 +174,7 @@ impl AgentMetrics {
             decision_seconds,
             metrics_errors,
             actuator_errors,
+            experience_errors,
         }
     }
 
@@ -231,6 +239,11 @@ impl AgentMetrics {
         self.actuator_errors.inc();
     }
 
+    /// Counts a transition the experience log could not record.
+    pub(crate) fn experience_failed(&self) {
+        self.experience_errors.inc();
+    }
+
     /// The OpenMetrics text exposition of every metric.
     pub(crate) fn encode(&self) -> String {
         let mut out = String::new();
@@ -265,6 +278,7 @@ mod tests {
         m.set_latency_p95(0.125);
         m.set_model_version(7);
         m.metrics_failed();
+        m.experience_failed();
         m.set_breakers(true, false);
         let text = m.encode();
         let expect = [
@@ -283,6 +297,7 @@ mod tests {
             ("rl_agent_decision_duration_seconds_count", 4.0),
             ("rl_agent_metrics_errors_total", 1.0),
             ("rl_agent_actuator_errors_total", 0.0),
+            ("rl_agent_experience_errors_total", 1.0),
             ("rl_agent_fallback_total{reason=\"low_confidence\"}", 0.0),
             ("rl_agent_circuit_open{breaker=\"actuator\"}", 1.0),
             ("rl_agent_circuit_open{breaker=\"metrics\"}", 0.0),
