@@ -13,6 +13,9 @@ use common::rl::policy::DEFAULT_DQN_CONFIDENCE_TEMPERATURE;
 use common::scorecard::PolicyName;
 use serde::{Deserialize, Serialize};
 
+use crate::experience::{
+    DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_BYTES, DEFAULT_SEGMENT_BYTES, Retention,
+};
 use crate::leader::elector::ElectionConfig;
 use crate::metrics::{PrometheusConfig, Target};
 use crate::safety::config::SafetyConfig;
@@ -33,7 +36,7 @@ pub(crate) struct RunConfig {
     pub(crate) policy: PolicySection,
     /// What every proposal is checked against before it is written.
     pub(crate) safety: SafetyConfig,
-    /// Where the experience log lives.
+    /// Where the experience log lives and how much of it is kept.
     pub(crate) experience: ExperienceSection,
     /// The agent's own `/metrics`, `/healthz` and `/readyz`.
     pub(crate) observability: ObservabilitySection,
@@ -191,13 +194,65 @@ pub(crate) struct ExperienceSection {
     /// mount a volume here (a hostPath or PVC) or a restart of the pod loses it. Default
     /// `experience`.
     pub(crate) dir: PathBuf,
+    /// The log's segments together never exceed this many bytes; the oldest are deleted
+    /// first. Default 64 MiB: a transition takes about 130 bytes on disk, so at one decision
+    /// every 15 s that is about 90 days and the default `max_age_days` binds first; and it
+    /// is a sixteenth of the DaemonSet's 1 GiB `emptyDir`, whose limit the kubelet enforces by evicting the pod. At least twice
+    /// `segment_bytes`.
+    pub(crate) max_bytes: u64,
+    /// Segments whose newest transition is more than this many days older than the newest
+    /// transition recorded are deleted (judged by the transitions' own timestamps, not the
+    /// clock, so a stopped agent does not lose its history on restart). Default 30.
+    pub(crate) max_age_days: u32,
+    /// Size at which a segment is closed and a new one started: retention deletes whole
+    /// segments, so this is its granularity. Default 4 MiB; at least 128 KiB (a record is
+    /// at most 64 KiB) and at most half of `max_bytes`, so a closed segment is kept beside
+    /// the one being written.
+    pub(crate) segment_bytes: u64,
 }
 
 impl Default for ExperienceSection {
     fn default() -> Self {
         Self {
             dir: PathBuf::from("experience"),
+            max_bytes: DEFAULT_MAX_BYTES,
+            max_age_days: DEFAULT_MAX_AGE_DAYS,
+            segment_bytes: DEFAULT_SEGMENT_BYTES,
         }
+    }
+}
+
+/// Smallest `experience.segment_bytes`: room for the largest record the format accepts.
+const MIN_SEGMENT_BYTES: u64 = 128 * 1024;
+
+impl ExperienceSection {
+    /// The limits the log is opened with.
+    pub(crate) fn retention(&self) -> Retention {
+        Retention {
+            max_bytes: self.max_bytes,
+            segment_bytes: self.segment_bytes,
+            max_age_s: u64::from(self.max_age_days) * 86_400,
+        }
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        ensure!(
+            self.segment_bytes >= MIN_SEGMENT_BYTES,
+            "experience.segment_bytes must be at least {MIN_SEGMENT_BYTES} (128 KiB), got {}",
+            self.segment_bytes
+        );
+        ensure!(
+            self.max_bytes / 2 >= self.segment_bytes,
+            "experience.max_bytes must be at least twice experience.segment_bytes ({}), got {}",
+            self.segment_bytes,
+            self.max_bytes
+        );
+        ensure!(
+            self.max_age_days >= 1,
+            "experience.max_age_days must be at least 1, got {}",
+            self.max_age_days
+        );
+        Ok(())
     }
 }
 
@@ -283,6 +338,7 @@ impl RunConfig {
         self.safety
             .validate()
             .map_err(|e| anyhow::anyhow!("safety.{}: {}", e.field, e.reason))?;
+        self.experience.validate()?;
         self.leader_election_with(env)?;
         Ok(())
     }
@@ -496,6 +552,19 @@ mod tests {
                 "[leader_election]\nholder = \"me\"",
                 "unknown field `holder`",
             ),
+            (
+                "[experience]\nsegment_bytes = 1024",
+                "experience.segment_bytes must be at least",
+            ),
+            (
+                "[experience]\nmax_bytes = 1048576\nsegment_bytes = 1048576",
+                "experience.max_bytes must be at least twice",
+            ),
+            (
+                "[experience]\nmax_age_days = 0",
+                "experience.max_age_days must be at least 1",
+            ),
+            ("[experience]\nmax_bytes = -1", "max_bytes"),
         ] {
             let err = chain(&load_text(text).unwrap_err());
             assert!(err.contains(expect), "{text:?} gave {err}");

@@ -131,3 +131,17 @@ fn federate_autoscales_with_the_hpa_before_any_model_arrives() {
     }
     assert_eq!(lines[2]["fields"]["decisions"], 30);
 }
+
+#[test]
+fn the_default_run_config_prints_the_experience_retention_limits() {
+    let out = edge_agent(&["default-run-config"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for key in [
+        "max_bytes = 67108864",
+        "max_age_days = 30",
+        "segment_bytes = 4194304",
+    ] {
+        assert!(text.contains(key), "{key} missing from\n{text}");
+    }
+}

@@ -3,6 +3,7 @@
 
 mod bench;
 mod evaluate;
+mod export_experience;
 mod federate;
 mod run;
 mod train;
@@ -89,6 +90,12 @@ enum Command {
     // Verbatim, or clap joins the example commands into one line.
     #[command(verbatim_doc_comment)]
     BenchDecision(bench::BenchArgs),
+    /// Print the experience an agent recorded as CSV, oldest first: the observed request
+    /// rate, latency and pods, and what the agent decided, one row per interval. Example:
+    ///   edge-agent export-experience --dir /var/lib/edge-agent/experience > series.csv
+    // Verbatim, or clap joins the example commands into one line.
+    #[command(verbatim_doc_comment)]
+    ExportExperience(export_experience::ExportExperienceArgs),
 }
 
 /// Options of `check-config`.
@@ -156,6 +163,7 @@ impl Cli {
                 Ok(())
             }
             Command::BenchDecision(args) => bench::run(&args),
+            Command::ExportExperience(args) => export_experience::run(&args),
             Command::DefaultRunConfig => {
                 print!("{}", crate::run_config::RunConfig::default_toml()?);
                 Ok(())

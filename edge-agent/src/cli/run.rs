@@ -120,7 +120,7 @@ async fn run_loop(cfg: RunConfig) -> anyhow::Result<()> {
         timeout,
     );
 
-    let (experience, past) = ExperienceLog::open(&cfg.experience.dir)?;
+    let experience = ExperienceLog::open(&cfg.experience.dir, cfg.experience.retention())?;
     if experience.recovered_bytes() > 0 {
         warn!(
             bytes = experience.recovered_bytes(),
@@ -128,8 +128,12 @@ async fn run_loop(cfg: RunConfig) -> anyhow::Result<()> {
         );
     }
     info!(
-        path = %experience.path().display(),
-        transitions = past.len(),
+        dir = %experience.dir().display(),
+        transitions = experience.len(),
+        segments = experience.segments(),
+        bytes = experience.bytes(),
+        max_bytes = cfg.experience.max_bytes,
+        max_age_days = cfg.experience.max_age_days,
         "experience log open"
     );
 

@@ -260,7 +260,13 @@ impl<M: MetricsSource, A: Actuator> ControlLoop<M, A> {
         }
         if let Err(e) = self.experience.append(&outcome.transition) {
             // Losing a transition is bad; stopping to autoscale over it would be worse.
-            error!(error = %e, "cannot record the transition; autoscaling goes on");
+            // The error names the file and says "disk full" when that is the cause.
+            m.experience_failed();
+            error!(
+                dir = %self.experience.dir().display(),
+                error = %e,
+                "cannot record the transition; autoscaling goes on"
+            );
         }
         let (actuator_open, metrics_open) = self.step.breakers_open(now_s);
         m.set_breakers(actuator_open, metrics_open);
@@ -279,6 +285,7 @@ mod tests {
     use super::*;
     use crate::actuator::SimulatedActuator;
     use crate::control::step::Decider;
+    use crate::experience::Retention;
     use crate::metrics::SimulatedSource;
     use crate::observe::health::Health;
     use crate::observe::metrics::AgentMetrics;
@@ -306,7 +313,7 @@ mod tests {
         };
         let (publish, models) = watch::channel(None);
         let dir = tempfile::tempdir().unwrap();
-        let (log, _) = ExperienceLog::open(dir.path()).unwrap();
+        let log = ExperienceLog::open(dir.path(), Retention::default()).unwrap();
         let observed = Observed {
             metrics: Arc::new(AgentMetrics::new()),
             health: Arc::new(Health::new(0, 60)),
@@ -351,7 +358,7 @@ mod tests {
     #[tokio::test]
     async fn a_standby_agent_decides_but_writes_only_once_it_leads() {
         let dir = tempfile::tempdir().unwrap();
-        let (log, _) = ExperienceLog::open(dir.path()).unwrap();
+        let log = ExperienceLog::open(dir.path(), Retention::default()).unwrap();
         let observed = Observed {
             metrics: Arc::new(AgentMetrics::new()),
             health: Arc::new(Health::new(0, 60)),
@@ -400,5 +407,44 @@ mod tests {
             text.contains("\nrl_agent_scaling_actions_total 1\n"),
             "{text}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_transition_the_disk_cannot_take_is_counted_and_autoscaling_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = ExperienceLog::open(dir.path(), Retention::default()).unwrap();
+        log.limit_disk_room(Some(0));
+        let observed = Observed {
+            metrics: Arc::new(AgentMetrics::new()),
+            health: Arc::new(Health::new(0, 60)),
+        };
+        let step = ControlStep::new(
+            EnvConfig::default().sim,
+            Decider::Baseline(Box::new(Hpa::default())),
+            SafetyLayer::new(SafetyConfig::default()).unwrap(),
+        );
+        let mut control = ControlLoop::new(
+            step,
+            SimulatedSource::new(simulator()),
+            SimulatedActuator::new(simulator()),
+            log,
+            observed.clone(),
+            Duration::from_secs(15),
+        );
+        control.interval_once(1_000).await;
+        control.interval_once(1_015).await;
+        assert_eq!(control.tally.decisions, 2, "decided despite the full disk");
+        assert_eq!(control.experience.len(), 0);
+        let text = observed.metrics.encode();
+        assert!(
+            text.contains("\nrl_agent_experience_errors_total 2\n"),
+            "{text}"
+        );
+
+        // Space again: the next transition is recorded.
+        control.experience.limit_disk_room(None);
+        control.interval_once(1_030).await;
+        assert_eq!(control.experience.len(), 1);
+        assert_eq!(control.tally.decisions, 3);
     }
 }

@@ -66,6 +66,7 @@ pub(crate) struct AgentMetrics {
     decision_seconds: Histogram,
     metrics_errors: Counter,
     actuator_errors: Counter,
+    experience_errors: Counter,
     circuit_open: Family<BreakerLabel, Gauge>,
     leader: Gauge,
     leader_transitions: Counter,
@@ -144,6 +145,12 @@ impl AgentMetrics {
             "Kubernetes API calls that failed",
             actuator_errors.clone(),
         );
+        let experience_errors = Counter::default();
+        registry.register(
+            "rl_agent_experience_errors",
+            "Transitions that could not be recorded in the experience log (a full disk, an I/O error)",
+            experience_errors.clone(),
+        );
         let circuit_open = Family::<BreakerLabel, Gauge>::default();
         registry.register(
             "rl_agent_circuit_open",
@@ -199,6 +206,7 @@ impl AgentMetrics {
             leader_transitions,
             lease_errors,
             standby_withheld,
+            experience_errors,
         }
     }
 
@@ -281,6 +289,11 @@ impl AgentMetrics {
         self.standby_withheld.inc();
     }
 
+    /// Counts a transition the experience log could not record.
+    pub(crate) fn experience_failed(&self) {
+        self.experience_errors.inc();
+    }
+
     /// The OpenMetrics text exposition of every metric.
     pub(crate) fn encode(&self) -> String {
         let mut out = String::new();
@@ -315,6 +328,7 @@ mod tests {
         m.set_latency_p95(0.125);
         m.set_model_version(7);
         m.metrics_failed();
+        m.experience_failed();
         m.set_breakers(true, false);
         m.set_leader(true);
         m.set_leader(true);
@@ -339,6 +353,7 @@ mod tests {
             ("rl_agent_decision_duration_seconds_count", 4.0),
             ("rl_agent_metrics_errors_total", 1.0),
             ("rl_agent_actuator_errors_total", 0.0),
+            ("rl_agent_experience_errors_total", 1.0),
             ("rl_agent_fallback_total{reason=\"low_confidence\"}", 0.0),
             ("rl_agent_circuit_open{breaker=\"actuator\"}", 1.0),
             ("rl_agent_circuit_open{breaker=\"metrics\"}", 0.0),
