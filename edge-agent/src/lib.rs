@@ -9,6 +9,7 @@
 pub mod actuator;
 /// Every Kubernetes API call the agent makes: the RBAC its Roles must grant.
 pub mod api_access;
+mod calibration;
 pub mod cli;
 mod config;
 /// `edge-agent check-config`: a `run` configuration checked as `run` would load it.

@@ -20,7 +20,7 @@ pub(crate) struct ExportExperienceArgs {
 }
 
 /// The CSV columns, in order.
-const HEADER: &str = "at_s,request_rate_rps,p95_latency_s,ready_pods,replicas_before,action,proposed,decided,applied,fallback";
+const HEADER: &str = "at_s,request_rate_rps,p95_latency_s,ready_pods,replicas_before,action,proposed,decided,applied,fallback,pod_startups_s";
 
 pub(crate) fn run(args: &ExportExperienceArgs) -> anyhow::Result<()> {
     let reader = ExperienceReader::open(&args.dir)?;
@@ -49,7 +49,7 @@ fn write_row(t: &Transition, out: &mut impl Write) -> std::io::Result<()> {
     let m = t.metrics.as_ref();
     writeln!(
         out,
-        "{},{},{},{},{},{},{},{},{},{}",
+        "{},{},{},{},{},{},{},{},{},{},{}",
         t.at_s,
         opt(m.map(|m| m.request_rate_rps.to_string())),
         opt(m.map(|m| m.p95_latency_s.to_string())),
@@ -61,6 +61,12 @@ fn write_row(t: &Transition, out: &mut impl Write) -> std::io::Result<()> {
         t.applied,
         // Fallback reasons are snake_case words; nothing to quote.
         t.fallback.as_deref().unwrap_or(""),
+        // Several values in one field, space-separated: no quoting needed either.
+        t.pod_startups_s
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(" "),
     )
 }
 
@@ -94,6 +100,7 @@ mod tests {
             decided: 4,
             applied: true,
             fallback: None,
+            pod_startups_s: vec![31, 29],
         };
         let without = Transition {
             at_s: 1_015,
@@ -102,6 +109,7 @@ mod tests {
             decided: 3,
             applied: false,
             fallback: Some("metrics_stale".to_owned()),
+            pod_startups_s: Vec::new(),
             ..with.clone()
         };
         log.append(&with).unwrap();
@@ -114,7 +122,7 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             format!(
-                "{HEADER}\n1000,120.5,0.08,3,3,2,4,4,true,\n1015,,,,3,,4,3,false,metrics_stale\n"
+                "{HEADER}\n1000,120.5,0.08,3,3,2,4,4,true,,31 29\n1015,,,,3,,4,3,false,metrics_stale,\n"
             )
         );
     }

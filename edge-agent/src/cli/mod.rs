@@ -2,6 +2,7 @@
 //! and dispatch to one module per command.
 
 mod bench;
+mod calibrate;
 mod evaluate;
 mod export_experience;
 mod federate;
@@ -42,6 +43,18 @@ enum Command {
     // Verbatim, or clap joins the example commands into one line.
     #[command(verbatim_doc_comment)]
     Train(Box<train::TrainArgs>),
+    /// Fit the digital twin (the simulator's workload parameters) to an experience log.
+    ///
+    /// Pod capacity and idle CPU come from CPU against the request rate per pod, the
+    /// start-up delay from the pods' creation-to-Ready times, the latency overhead from p95
+    /// against utilisation, memory per request from memory against requests in flight.
+    /// Each is reported with its fit quality; too little or too uniform data is refused,
+    /// saying what is missing. Example:
+    ///   edge-agent calibrate --dir /var/lib/edge-agent/experience --out twin.toml
+    ///   edge-agent evaluate --config twin.toml --policy hpa,dqn --scenario all
+    // Verbatim, or clap joins the example commands into one line.
+    #[command(verbatim_doc_comment)]
+    Calibrate(Box<calibrate::CalibrateArgs>),
     /// Print the default environment configuration (TOML) that `--config` files override.
     DefaultConfig,
     /// Take part in federated training while autoscaling a simulated cluster.
@@ -164,6 +177,7 @@ impl Cli {
             }
             Command::BenchDecision(args) => bench::run(&args),
             Command::ExportExperience(args) => export_experience::run(&args),
+            Command::Calibrate(args) => calibrate::run(&args),
             Command::DefaultRunConfig => {
                 print!("{}", crate::run_config::RunConfig::default_toml()?);
                 Ok(())

@@ -6,4 +6,5 @@
 
 pub(crate) mod envelope;
 pub(crate) mod shell;
+pub(crate) mod startups;
 pub(crate) mod step;

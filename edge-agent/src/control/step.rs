@@ -5,6 +5,7 @@ use common::policy::{ClusterView, ObservedMetrics, PodView, Policy};
 use common::rl::policy::LearnedPolicy;
 use common::sim::SimConfig;
 
+use super::startups::StartupTracker;
 use crate::experience::{MetricsRecord, Transition};
 use crate::safety::breaker::BreakerState;
 use crate::safety::decision::SafetyDecision;
@@ -66,6 +67,8 @@ pub(crate) struct ControlStep {
     safety: SafetyLayer,
     /// Whether a metrics read has ever succeeded.
     metrics_seen: bool,
+    /// The ready pods of the previous decision, to tell which became ready since.
+    startups: StartupTracker,
 }
 
 impl ControlStep {
@@ -78,6 +81,7 @@ impl ControlStep {
             decider,
             safety,
             metrics_seen: false,
+            startups: StartupTracker::default(),
         }
     }
 
@@ -166,6 +170,7 @@ impl ControlStep {
             Decider::Baseline(policy) => (Proposal::new(policy.desired_replicas(&view)), None),
         };
         let decision = self.safety.decide(&view, proposal);
+        let pod_startups_s = self.startups.observe(reading.pods);
         let transition = Transition {
             at_s: reading.now_s,
             observation: observation.0,
@@ -176,6 +181,7 @@ impl ControlStep {
             decided: decision.replicas,
             applied: false,
             fallback: decision.fallback().map(|k| k.as_str().to_owned()),
+            pod_startups_s,
         };
         StepOutcome {
             decision,

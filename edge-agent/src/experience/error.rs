@@ -27,7 +27,7 @@ pub(crate) enum ExperienceError {
     )]
     NotALog { path: PathBuf },
     #[error(
-        "experience log {path} is format version {found}, this agent reads version {FORMAT_VERSION}; upgrade the agent or move the file aside"
+        "experience log {path} is format version {found}, this agent reads versions 1 to {FORMAT_VERSION}; upgrade the agent or move the file aside"
     )]
     Version { path: PathBuf, found: u16 },
     #[error(

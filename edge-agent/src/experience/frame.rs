@@ -5,6 +5,11 @@
 //! the payload in the workspace's record codec. Segmenting did not change it, so version 1
 //! files written before segmenting are read as they are.
 //!
+//! Version 2 added the pod start-up times to each record. The codec is not
+//! self-describing, so the version in a file's header says how its payloads decode;
+//! version 1 files stay readable (their records have no start-up times), and the writer
+//! never appends version 2 frames to a version 1 file (see `ExperienceLog::open`).
+//!
 //! [`FrameReader`] walks one file a frame at a time, holding one payload in memory, and
 //! tells an intact frame from a broken one that runs to the end of the file (what a crash
 //! while appending leaves) and from a broken one with bytes behind it (damage).
@@ -16,10 +21,12 @@ use std::path::{Path, PathBuf};
 use common::proto::{decode_record, encode_record};
 
 use super::error::ExperienceError;
-use super::transition::Transition;
+use super::transition::{Transition, TransitionV1};
 
 const MAGIC: &[u8; 4] = b"RLXP";
-pub(super) const FORMAT_VERSION: u16 = 1;
+pub(super) const FORMAT_VERSION: u16 = 2;
+/// The oldest version this agent still reads.
+const OLDEST_READABLE_VERSION: u16 = 1;
 pub(super) const HEADER_LEN: u64 = 8;
 const FRAME_HEADER_LEN: u64 = 8;
 /// A transition encodes to about 130 bytes; anything near this is not one of ours.
@@ -42,6 +49,22 @@ pub(super) fn encode_frame(t: &Transition, buf: &mut Vec<u8>) -> Result<(), Expe
     buf[..4].copy_from_slice(&len.to_le_bytes());
     buf[4..8].copy_from_slice(&crc.to_le_bytes());
     Ok(())
+}
+
+/// A whole version 1 segment holding `records` (their start-up times dropped), as an
+/// agent from before version 2 wrote it.
+#[cfg(test)]
+pub(super) fn version1_segment(records: &[Transition]) -> Vec<u8> {
+    let mut out = header().to_vec();
+    out[4..6].copy_from_slice(&1u16.to_le_bytes());
+    for t in records {
+        let mut payload = Vec::new();
+        encode_record(&TransitionV1::from(t), &mut payload).expect("encodable");
+        out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        out.extend_from_slice(&payload);
+    }
+    out
 }
 
 /// What the next frame of a file is.
@@ -67,6 +90,8 @@ pub(super) struct FrameReader {
     at: u64,
     /// The file's length when it was opened: a writer appending meanwhile is not followed.
     len: u64,
+    /// The file's format version, from its header.
+    version: u16,
     payload: Vec<u8>,
 }
 
@@ -89,7 +114,7 @@ impl FrameReader {
             });
         }
         let found = u16::from_le_bytes([head[4], head[5]]);
-        if found != FORMAT_VERSION {
+        if !(OLDEST_READABLE_VERSION..=FORMAT_VERSION).contains(&found) {
             return Err(ExperienceError::Version {
                 path: path.to_owned(),
                 found,
@@ -100,8 +125,14 @@ impl FrameReader {
             reader,
             at: HEADER_LEN,
             len,
+            version: found,
             payload: Vec::new(),
         }))
+    }
+
+    /// The file's format version: an older one must not be appended to.
+    pub(super) fn version(&self) -> u16 {
+        self.version
     }
 
     /// Where the next frame starts: after [`Frame::End`], the end of the intact part.
@@ -153,7 +184,12 @@ impl FrameReader {
         if crc32fast::hash(&self.payload) != crc {
             return broken("checksum mismatch".to_owned(), end);
         }
-        match decode_record::<Transition>(&self.payload) {
+        let decoded = if self.version == 1 {
+            decode_record::<TransitionV1>(&self.payload).map(Transition::from)
+        } else {
+            decode_record::<Transition>(&self.payload)
+        };
+        match decoded {
             Ok(t) => {
                 self.at = end;
                 Ok(Frame::Record(t))

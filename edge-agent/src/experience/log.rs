@@ -37,6 +37,8 @@ use super::transition::Transition;
 struct Active {
     file: File,
     info: SegmentInfo,
+    /// The segment's format version; only a new segment has today's.
+    version: u16,
 }
 
 /// The log, open for appending.
@@ -77,7 +79,19 @@ impl ExperienceLog {
             closed.push_back(scan_closed(number, path)?);
         }
         let (number, path) = newest.unwrap_or_else(|| (1, segment_path(dir, 1)));
-        let (active, recovered_bytes) = open_active(dir, number, path)?;
+        let (mut active, recovered_bytes) = open_active(dir, number, path)?;
+        if active.version < frame::FORMAT_VERSION {
+            // Its payloads decode by its header's version: close it as it is and append
+            // to a new segment in today's format.
+            info!(
+                path = %active.info.path.display(),
+                version = active.version,
+                "the newest segment has an older format; new records go to a new segment"
+            );
+            let next = active.info.number + 1;
+            let (fresh, _) = open_active(dir, next, segment_path(dir, next))?;
+            closed.push_back(std::mem::replace(&mut active, fresh).info);
+        }
         let records = closed.iter().map(|s| s.records).sum::<u64>() + active.info.records;
         let newest_at_s = closed
             .iter()
@@ -111,7 +125,7 @@ impl ExperienceLog {
         {
             self.rotate()?;
         }
-        let Active { file, info } = &mut self.active;
+        let Active { file, info, .. } = &mut self.active;
         let written = self
             .disk
             .write(file, &self.buf)
@@ -136,7 +150,7 @@ impl ExperienceLog {
         if !self.dirty {
             return Ok(());
         }
-        let Active { file, info } = &mut self.active;
+        let Active { file, info, .. } = &mut self.active;
         file.set_len(info.bytes)
             .and_then(|()| file.seek(SeekFrom::Start(info.bytes)))
             .map_err(|e| ExperienceError::io(&info.path, e))?;
@@ -163,7 +177,12 @@ impl ExperienceLog {
             records: 0,
             newest_at_s: None,
         };
-        let old = std::mem::replace(&mut self.active, Active { file, info });
+        let fresh = Active {
+            file,
+            info,
+            version: frame::FORMAT_VERSION,
+        };
+        let old = std::mem::replace(&mut self.active, fresh);
         self.closed.push_back(old.info);
         self.retire();
         Ok(())
@@ -317,6 +336,7 @@ fn open_active(dir: &Path, number: u64, path: PathBuf) -> Result<(Active, u64), 
         records: 0,
         newest_at_s: None,
     };
+    let mut version = frame::FORMAT_VERSION;
     let recovered = match FrameReader::open(&path)? {
         None => {
             // New, or torn while writing the header: nothing was ever recorded in it.
@@ -329,6 +349,7 @@ fn open_active(dir: &Path, number: u64, path: PathBuf) -> Result<(Active, u64), 
             len
         }
         Some(mut reader) => {
+            version = reader.version();
             let good_end = loop {
                 match reader.next_frame()? {
                     Frame::Record(t) => {
@@ -339,7 +360,13 @@ fn open_active(dir: &Path, number: u64, path: PathBuf) -> Result<(Active, u64), 
                     Frame::BrokenTail { at, .. } => break at,
                 }
             };
-            if good_end < len {
+            if version < frame::FORMAT_VERSION && info.records == 0 {
+                // An older header with nothing behind it: restart it in today's format.
+                file.set_len(0).map_err(io)?;
+                file.write_all(&frame::header()).map_err(io)?;
+                file.sync_data().map_err(io)?;
+                version = frame::FORMAT_VERSION;
+            } else if good_end < len {
                 file.set_len(good_end).map_err(io)?;
                 file.sync_data().map_err(io)?;
             }
@@ -348,7 +375,14 @@ fn open_active(dir: &Path, number: u64, path: PathBuf) -> Result<(Active, u64), 
         }
     };
     file.seek(SeekFrom::Start(info.bytes)).map_err(io)?;
-    Ok((Active { file, info }, recovered))
+    Ok((
+        Active {
+            file,
+            info,
+            version,
+        },
+        recovered,
+    ))
 }
 
 #[cfg(test)]
@@ -377,6 +411,11 @@ mod tests {
             decided: 5,
             applied: !i.is_multiple_of(4),
             fallback: i.is_multiple_of(5).then(|| "metrics_stale".to_owned()),
+            pod_startups_s: if i.is_multiple_of(7) {
+                vec![31, 28 + (i % 5) as u32]
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -753,6 +792,51 @@ mod tests {
         log.limit_disk_room(Some(0));
         log.append(&transition(i)).unwrap_err();
         assert_eq!(log.syncs(), i + 1);
+    }
+
+    #[test]
+    fn a_version_1_log_stays_readable_and_new_records_go_to_a_new_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let old: Vec<Transition> = (0..20).map(transition).collect();
+        std::fs::write(segment_path(dir.path(), 1), frame::version1_segment(&old)).unwrap();
+
+        let mut log = ExperienceLog::open(dir.path(), SMALL).unwrap();
+        assert_eq!(log.len(), 20);
+        append_range(&mut log, 20..25);
+        drop(log);
+
+        let files = segment_files(dir.path());
+        assert_eq!(files.len(), 2, "{files:?}");
+        let all = read_all(dir.path());
+        assert_eq!(all.len(), 25);
+        for (i, t) in all.iter().enumerate() {
+            let mut want = transition(i as u64);
+            if i < 20 {
+                // Version 1 kept no start-up times.
+                want.pod_startups_s.clear();
+            }
+            assert_eq!(t, &want, "record {i}");
+        }
+        assert!(all[21].pod_startups_s.len() == 2, "{:?}", all[21]);
+        // Reopening appends to the version 2 segment, not to the old one.
+        let mut log = ExperienceLog::open(dir.path(), SMALL).unwrap();
+        append_range(&mut log, 25..26);
+        assert_eq!(segment_files(dir.path()).len(), 2);
+        assert_eq!(read_all(dir.path()).len(), 26);
+    }
+
+    #[test]
+    fn an_empty_version_1_segment_is_restarted_in_todays_format() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(segment_path(dir.path(), 1), frame::version1_segment(&[])).unwrap();
+        let mut log = ExperienceLog::open(dir.path(), SMALL).unwrap();
+        append_range(&mut log, 0..3);
+        drop(log);
+        assert_eq!(segment_files(dir.path()).len(), 1);
+        assert_eq!(
+            read_all(dir.path()),
+            (0..3).map(transition).collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -27,6 +27,58 @@ pub(crate) struct Transition {
     pub(crate) applied: bool,
     /// The first fallback reason, when the HPA rule decided instead of the policy.
     pub(crate) fallback: Option<String>,
+    /// Seconds from creation to Ready of every pod that became ready since the previous
+    /// decision: what the twin's start-up delay is calibrated from. Empty in records of
+    /// format version 1, which did not keep them.
+    pub(crate) pod_startups_s: Vec<u32>,
+}
+
+/// A transition as format version 1 stored it: everything but the pod start-up times.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct TransitionV1 {
+    at_s: u64,
+    observation: [f32; OBSERVATION_LEN],
+    metrics: Option<MetricsRecord>,
+    replicas_before: u32,
+    action: Option<u32>,
+    proposed: u32,
+    decided: u32,
+    applied: bool,
+    fallback: Option<String>,
+}
+
+#[cfg(test)]
+impl From<&Transition> for TransitionV1 {
+    fn from(t: &Transition) -> Self {
+        Self {
+            at_s: t.at_s,
+            observation: t.observation,
+            metrics: t.metrics,
+            replicas_before: t.replicas_before,
+            action: t.action,
+            proposed: t.proposed,
+            decided: t.decided,
+            applied: t.applied,
+            fallback: t.fallback.clone(),
+        }
+    }
+}
+
+impl From<TransitionV1> for Transition {
+    fn from(t: TransitionV1) -> Self {
+        Self {
+            at_s: t.at_s,
+            observation: t.observation,
+            metrics: t.metrics,
+            replicas_before: t.replicas_before,
+            action: t.action,
+            proposed: t.proposed,
+            decided: t.decided,
+            applied: t.applied,
+            fallback: t.fallback,
+            pod_startups_s: Vec::new(),
+        }
+    }
 }
 
 /// The metrics of one interval, as stored.

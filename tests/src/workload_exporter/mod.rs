@@ -7,10 +7,11 @@
 //! **Time compression and `rate()`.** Prometheus stamps samples with its own (real)
 //! clock, so with compression K every counter grows K times faster per real second:
 //! `rate()` over a window of W real seconds returns K × the simulated per-second rate and
-//! covers K·W simulated seconds. Ratios of two rates (CPU utilisation, error ratio,
-//! `histogram_quantile`) are unaffected; request rates must be divided by K, and the
-//! simulator's own rate window should be K·W to compare. Tests that compare absolute rates
-//! run at K = 1.
+//! covers K·W simulated seconds. Ratios of two rates (error ratio, `histogram_quantile`)
+//! are unaffected, and CPU counters are published in real CPU-seconds (see
+//! [`Workload::set_time_compression`]) so CPU utilisation is too; request rates must be
+//! divided by K, and the simulator's own rate window should be K·W to compare. Tests that
+//! compare absolute rates run at K = 1.
 
 mod collector;
 mod workload;
@@ -74,7 +75,8 @@ pub struct WorkloadExporter {
 impl WorkloadExporter {
     /// Serves `workload` on an ephemeral loopback port, advancing it
     /// `seconds_per_second` simulated seconds per real second.
-    pub async fn start(workload: Workload, seconds_per_second: u64) -> std::io::Result<Self> {
+    pub async fn start(mut workload: Workload, seconds_per_second: u64) -> std::io::Result<Self> {
+        workload.set_time_compression(seconds_per_second);
         let shared = Arc::new(Mutex::new(workload));
         let mut registry = Registry::default();
         registry.register_collector(Box::new(WorkloadCollector(Arc::clone(&shared))));

@@ -58,6 +58,8 @@ pub struct Workload {
     next_pod: u64,
     /// Cumulative bucket counts last published, by bucket index, so they never go down.
     published_buckets: Vec<u64>,
+    /// Real seconds per simulated second: CPU-seconds are published in real time.
+    cpu_time_scale: f64,
 }
 
 impl Workload {
@@ -85,9 +87,19 @@ impl Workload {
             pods: Vec::new(),
             next_pod: 0,
             published_buckets: Vec::new(),
+            cpu_time_scale: 1.0,
         };
         w.reconcile_pods();
         Ok(w)
+    }
+
+    /// Tells the workload that `seconds_per_second` simulated seconds pass per real
+    /// second, so its CPU counters grow by real CPU-seconds: a pod busy for a real second
+    /// uses one CPU-second, however many simulated seconds that second holds. CPU
+    /// utilisation read through `rate()` is then the simulator's; request rates still read
+    /// `seconds_per_second` times the simulated rate (see the module docs).
+    pub fn set_time_compression(&mut self, seconds_per_second: u64) {
+        self.cpu_time_scale = 1.0 / seconds_per_second.max(1) as f64;
     }
 
     /// The namespace the series are labelled with.
@@ -120,7 +132,8 @@ impl Workload {
 
     /// Advances `seconds` simulated seconds, or fewer if the traffic runs out.
     pub fn advance(&mut self, seconds: u64) {
-        let cpu_request_cores = f64::from(self.sim.config().pod.cpu_request_millicores) / 1000.0;
+        let cpu_request_cores =
+            f64::from(self.sim.config().pod.cpu_request_millicores) / 1000.0 * self.cpu_time_scale;
         let idle_memory_bytes = self.sim.config().pod.memory_base_mib * MIB;
         for _ in 0..seconds {
             if self.sim.finished() {
