@@ -28,3 +28,10 @@ mod run_config;
 mod safety;
 mod simulated_cluster;
 mod table;
+mod twin;
+
+/// Writes an experience log of `(unix second, request rate)` samples, as an agent would
+/// have recorded them; for the `retrain` end-to-end tests only, which cannot wait hours
+/// for an agent to record.
+#[doc(hidden)]
+pub use twin::synthetic::write_recording;
