@@ -29,3 +29,10 @@ mod run_config;
 mod safety;
 mod simulated_cluster;
 mod table;
+mod twin;
+
+/// Writes the experience log an agent running the HPA rule would have recorded on a
+/// simulated workload with known parameters; for the `retrain` end-to-end tests and
+/// demonstrations only, which cannot wait hours for an agent to record.
+#[doc(hidden)]
+pub use twin::synthetic::write_simulated_recording;

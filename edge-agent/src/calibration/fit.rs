@@ -392,14 +392,10 @@ fn fit_memory(
 
 #[cfg(test)]
 mod tests {
-    use common::env::{OBSERVATION_LEN, Observation};
-    use common::policy::{Hpa, Policy};
-    use common::sim::Simulator;
     use common::traffic::ArrivalSeries;
 
     use super::*;
-    use crate::control::startups::StartupTracker;
-    use crate::experience::MetricsRecord;
+    use crate::twin::synthetic::simulated_recording;
 
     /// A workload unlike the defaults in every calibrated parameter.
     fn truth() -> SimConfig {
@@ -425,34 +421,9 @@ mod tests {
         ArrivalSeries::new("wave", rates)
     }
 
-    /// What an agent running the HPA rule on `cfg`'s workload would record, one
-    /// transition per decision interval.
+    /// What an agent running the HPA rule on `cfg`'s workload would record.
     fn record(cfg: &SimConfig, arrivals: ArrivalSeries, seed: u64) -> Vec<Transition> {
-        let mut sim = Simulator::new(cfg.clone(), arrivals, seed).unwrap();
-        let mut hpa = Hpa::default();
-        let observation = Observation([0.0; OBSERVATION_LEN]);
-        let mut out = Vec::new();
-        let mut startups = StartupTracker::default();
-        while !sim.finished() {
-            sim.step_interval();
-            let now_s = sim.now_s();
-            let desired = hpa.desired_replicas(&sim.view(&observation));
-            let replicas_before = sim.spec_replicas();
-            out.push(Transition {
-                at_s: now_s,
-                observation: observation.0,
-                metrics: sim.observed().map(MetricsRecord::from),
-                replicas_before,
-                action: None,
-                proposed: desired,
-                decided: desired,
-                applied: true,
-                fallback: None,
-                pod_startups_s: startups.observe(sim.pods()),
-            });
-            sim.scale_to(desired);
-        }
-        out
+        simulated_recording(cfg, arrivals, seed, 1_700_000_000).unwrap()
     }
 
     fn within(got: f64, want: f64, tolerance: f64) -> bool {

@@ -6,6 +6,8 @@ mod calibrate;
 mod evaluate;
 mod export_experience;
 mod federate;
+mod retrain;
+mod rollback_model;
 mod run;
 mod train;
 
@@ -109,6 +111,27 @@ enum Command {
     // Verbatim, or clap joins the example commands into one line.
     #[command(verbatim_doc_comment)]
     ExportExperience(export_experience::ExportExperienceArgs),
+    /// Learn on the cluster's own workload: train a candidate in the digital twin on the
+    /// recorded traffic and promote it only if it beats the model in service.
+    ///
+    /// The recording's last quarter (--held-back) is kept out of training. The candidate
+    /// starts from the store's current model (the shipped default while the store is
+    /// empty) and trains, at lowered CPU priority, on the rest and on seeded variations of
+    /// it (peaks ×1.5, spikes, shifted phase). The gate then plays candidate, current
+    /// model and HPA (70 % CPU) through the held-back traffic in the twin and promotes the
+    /// candidate only if it is cheaper at equal or better SLO compliance; the old model is
+    /// kept as `previous`. Every verdict is appended to STORE/decisions.jsonl. Example:
+    ///   edge-agent retrain --experience /var/lib/edge-agent/experience --store /var/lib/edge-agent/models --algo dqn
+    ///   edge-agent retrain ... --twin twin.toml --timesteps 50000 --dry-run --format json
+    // Verbatim, or clap joins the example commands into one line.
+    #[command(verbatim_doc_comment)]
+    Retrain(Box<retrain::RetrainArgs>),
+    /// Make the model store's previous model current again (byte for byte); run it twice
+    /// to undo. Rolling back the first promotion returns to the shipped default. Example:
+    ///   edge-agent rollback-model --store /var/lib/edge-agent/models
+    // Verbatim, or clap joins the example commands into one line.
+    #[command(verbatim_doc_comment)]
+    RollbackModel(rollback_model::RollbackArgs),
 }
 
 /// Options of `check-config`.
@@ -178,6 +201,8 @@ impl Cli {
             Command::BenchDecision(args) => bench::run(&args),
             Command::ExportExperience(args) => export_experience::run(&args),
             Command::Calibrate(args) => calibrate::run(&args),
+            Command::Retrain(args) => retrain::run(&args),
+            Command::RollbackModel(args) => rollback_model::run(&args),
             Command::DefaultRunConfig => {
                 print!("{}", crate::run_config::RunConfig::default_toml()?);
                 Ok(())
