@@ -44,6 +44,21 @@ pub(crate) struct RunConfig {
     pub(crate) federation: FederationSection,
     /// Which of several agents in one cluster writes; off unless enabled.
     pub(crate) leader_election: LeaderElectionSection,
+    /// The model store `edge-agent retrain` promotes into; off unless set.
+    pub(crate) twin: TwinSection,
+}
+
+/// `[twin]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct TwinSection {
+    /// The model store `edge-agent retrain --store` promotes into. When set, the agent
+    /// decides with the store's `current` model (of `policy.model`'s learner) and checks
+    /// the store before every interval, so a promotion or a `rollback-model` takes effect
+    /// at the next decision; with nothing promoted, `policy.model` decides. Relative to
+    /// this file. Default: unset. Not with `[federation]`, whose global models would
+    /// replace it.
+    pub(crate) store: Option<PathBuf>,
 }
 
 /// `[leader_election]`.
@@ -127,6 +142,7 @@ impl Default for RunConfig {
             experience: ExperienceSection::default(),
             observability: ObservabilitySection::default(),
             federation: FederationSection::default(),
+            twin: TwinSection::default(),
             leader_election: LeaderElectionSection::default(),
         }
     }
@@ -293,9 +309,13 @@ impl RunConfig {
         let mut cfg: Self = crate::config::read_validated(path, |c: &Self| c.validate_with(env))?;
         if let Some(base) = path.parent() {
             cfg.experience.dir = base.join(&cfg.experience.dir);
-            for p in [&mut cfg.target.kubeconfig, &mut cfg.federation.config]
-                .into_iter()
-                .flatten()
+            for p in [
+                &mut cfg.target.kubeconfig,
+                &mut cfg.federation.config,
+                &mut cfg.twin.store,
+            ]
+            .into_iter()
+            .flatten()
             {
                 *p = base.join(&*p);
             }
@@ -340,6 +360,17 @@ impl RunConfig {
             .map_err(|e| anyhow::anyhow!("safety.{}: {}", e.field, e.reason))?;
         self.experience.validate()?;
         self.leader_election_with(env)?;
+        if self.twin.store.is_some() {
+            ensure!(
+                self.federation.config.is_none(),
+                "twin.store and federation.config cannot both be set: the federation's global models would replace the store's"
+            );
+            ensure!(
+                matches!(self.policy_name()?, PolicyName::Learned(..)),
+                "twin.store needs a learned policy.model (dqn, ppo or hybrid): the store holds that learner's models, got `{}`",
+                self.policy.model
+            );
+        }
         Ok(())
     }
 
@@ -531,6 +562,14 @@ mod tests {
                 "safety.min_replicas",
             ),
             ("[prometheus]\nurl = \"localhost:9090\"", "prometheus.url"),
+            (
+                "[policy]\nmodel = \"hpa\"\n[twin]\nstore = \"models\"",
+                "twin.store needs a learned policy.model",
+            ),
+            (
+                "[policy]\nmodel = \"dqn\"\n[twin]\nstore = \"models\"\n[federation]\nconfig = \"f.toml\"",
+                "twin.store and federation.config cannot both be set",
+            ),
             ("[observability]\nlisten = \"nowhere\"", "listen"),
             (
                 "[leader_election]\nrenew_deadline_s = 15",
@@ -577,11 +616,13 @@ mod tests {
         let path = dir.path().join("agent.toml");
         std::fs::write(
             &path,
-            "[policy]\nmodel = \"ppo:models/mine\"\n[target]\nkubeconfig = \"kube.yaml\"\n",
+            "[policy]\nmodel = \"ppo:models/mine\"\n[target]\nkubeconfig = \"kube.yaml\"\n\
+             [twin]\nstore = \"store\"\n",
         )
         .unwrap();
         let cfg = RunConfig::load(&path).unwrap();
         assert_eq!(cfg.experience.dir, dir.path().join("experience"));
+        assert_eq!(cfg.twin.store, Some(dir.path().join("store")));
         assert_eq!(cfg.target.kubeconfig, Some(dir.path().join("kube.yaml")));
         assert_eq!(
             cfg.policy.model,

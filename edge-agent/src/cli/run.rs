@@ -20,6 +20,7 @@ use crate::actuator::{KubeActuator, client_from_kubeconfig, infer_client, user_a
 use crate::control::envelope::replay_envelope;
 use crate::control::shell::{ControlLoop, GlobalModels, unix_now_s};
 use crate::control::step::{ControlStep, Decider};
+use crate::control::store_models::StoreModels;
 use crate::experience::ExperienceLog;
 use crate::federate_config::FederateConfig;
 use crate::federation::{FederationClient, LocalTrainer};
@@ -60,17 +61,42 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<()> {
 
 /// The decider `policy.model` names, and the workload model its observations are
 /// normalised by: the one it was trained in (the HPA reads raw metrics, so the default).
-fn decider(
-    cfg: &RunConfig,
-) -> anyhow::Result<(
-    Decider,
-    common::sim::SimConfig,
-    String,
-    Option<TrainingEnvelope>,
-)> {
+/// The policy the loop starts with, and what goes with it.
+struct Chosen {
+    decider: Decider,
+    /// The workload model observations are normalised by.
+    sim: common::sim::SimConfig,
+    label: String,
+    envelope: Option<TrainingEnvelope>,
+    /// The model store to watch, with `[twin] store`.
+    store: Option<StoreModels>,
+}
+
+fn decider(cfg: &RunConfig) -> anyhow::Result<Chosen> {
     Ok(match cfg.policy_name()? {
         PolicyName::Learned(algo, dir) => {
-            let (label, model) = load_model(algo, dir.as_deref())?;
+            // With a model store, its `current` decides; `policy.model` while it has none.
+            let promoted = match &cfg.twin.store {
+                Some(store) => StoreModels::load_current(store, algo)
+                    .with_context(|| format!("twin.store {}", store.display()))?,
+                None => None,
+            };
+            let store = cfg.twin.store.as_ref().map(|store| {
+                StoreModels::new(
+                    store,
+                    algo,
+                    dir.clone(),
+                    promoted.as_ref().map(|(version, ..)| version.clone()),
+                )
+            });
+            let version = promoted
+                .as_ref()
+                .and_then(|(dir, ..)| crate::twin::store::version_number_of(dir))
+                .unwrap_or(0);
+            let (label, model) = match promoted {
+                Some((_, label, model)) => (label, model),
+                None => load_model(algo, dir.as_deref())?,
+            };
             let sim = model.config.env.sim.clone();
             let envelope = match replay_envelope(&model) {
                 Ok(e) => Some(e),
@@ -84,22 +110,35 @@ fn decider(
             };
             let decider = Decider::Learned {
                 policy: Box::new(LearnedPolicy::new(label.clone(), model)),
-                version: 0,
+                version,
                 dqn_temperature: cfg.policy.dqn_confidence_temperature,
             };
-            (decider, sim, label, envelope)
+            Chosen {
+                decider,
+                sim,
+                label,
+                envelope,
+                store,
+            }
         }
-        _ => (
-            Decider::Baseline(Box::new(Hpa::new(cfg.safety.fallback.clone()))),
-            EnvConfig::default().sim,
-            "hpa".to_owned(),
-            None,
-        ),
+        _ => Chosen {
+            decider: Decider::Baseline(Box::new(Hpa::new(cfg.safety.fallback.clone()))),
+            sim: EnvConfig::default().sim,
+            label: "hpa".to_owned(),
+            envelope: None,
+            store: None,
+        },
     })
 }
 
 async fn run_loop(cfg: RunConfig) -> anyhow::Result<()> {
-    let (decider, sim, label, envelope) = decider(&cfg)?;
+    let Chosen {
+        decider,
+        sim,
+        label,
+        envelope,
+        store,
+    } = decider(&cfg)?;
     let mut safety = SafetyLayer::new(cfg.safety.clone())
         .map_err(|e| anyhow::anyhow!("safety.{}: {}", e.field, e.reason))?;
     safety.set_envelope(envelope);
@@ -171,6 +210,10 @@ async fn run_loop(cfg: RunConfig) -> anyhow::Result<()> {
         observed.clone(),
         Duration::from_secs_f64(cfg.interval_s),
     );
+    let control = match store {
+        Some(store) => control.with_model_store(store),
+        None => control,
+    };
     let (control, leader) = match election {
         None => {
             observed.metrics.set_leader(true);

@@ -8,3 +8,4 @@ pub(crate) mod envelope;
 pub(crate) mod shell;
 pub(crate) mod startups;
 pub(crate) mod step;
+pub(crate) mod store_models;

@@ -9,12 +9,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::proto::GlobalModel;
 use common::rl::artifact::{Algo, TrainConfig};
+use common::rl::policy::LearnedPolicy;
 use tokio::sync::watch;
 
 use tracing::{debug, error, info, warn};
 
-use super::envelope::replay_policy_envelope;
+use super::envelope::{replay_envelope, replay_policy_envelope};
 use super::step::{ControlStep, Reading};
+use super::store_models::StoreModels;
 use crate::actuator::Actuator;
 use crate::experience::ExperienceLog;
 use crate::federation::global_model_policy;
@@ -80,6 +82,8 @@ pub(crate) struct ControlLoop<M, A> {
     interval: Duration,
     tally: Tally,
     global: Option<GlobalModels>,
+    /// The model store `retrain` promotes into, when configured.
+    store: Option<StoreModels>,
     /// `None` when this agent is the only one and always writes.
     leader: Option<LeaderGate>,
 }
@@ -104,6 +108,7 @@ impl<M: MetricsSource, A: Actuator> ControlLoop<M, A> {
             interval,
             tally: Tally::default(),
             global: None,
+            store: None,
             leader: None,
         }
     }
@@ -113,6 +118,39 @@ impl<M: MetricsSource, A: Actuator> ControlLoop<M, A> {
     pub(crate) fn with_leader_gate(mut self, gate: LeaderGate) -> Self {
         self.leader = Some(gate);
         self
+    }
+
+    /// Decides with the store's `current` model, looking before every interval.
+    pub(crate) fn with_model_store(mut self, store: StoreModels) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Switches to the store's `current` model when it moved (a promotion or a rollback).
+    fn adopt_store_model(&mut self) {
+        let Some(store) = &mut self.store else {
+            return;
+        };
+        match store.poll() {
+            None => {}
+            Some(Ok(switch)) => {
+                let envelope = replay_envelope(&switch.model)
+                    .map_err(|why| warn!("no training envelope for the store's model: {why}"))
+                    .ok();
+                self.step.normalise_by(switch.model.config.env.sim.clone());
+                let policy = LearnedPolicy::new(switch.label.clone(), switch.model);
+                self.step.adopt(policy, switch.version, envelope);
+                self.observed.metrics.set_model_version(switch.version);
+                info!(
+                    model = %switch.label,
+                    version = switch.version,
+                    "now deciding with the model store's current model"
+                );
+            }
+            Some(Err(why)) => {
+                warn!(error = %why, "cannot run the model store's current model; keeping the policy in service");
+            }
+        }
     }
 
     /// Adopts every newer global model `global` delivers before the interval that follows.
@@ -178,6 +216,7 @@ impl<M: MetricsSource, A: Actuator> ControlLoop<M, A> {
     /// One interval at `now_s`.
     pub(crate) async fn interval_once(&mut self, now_s: u64) {
         self.adopt_newer_model();
+        self.adopt_store_model();
         let (read, state) = tokio::join!(self.metrics.read(now_s), self.actuator.state());
         let m = &self.observed.metrics;
         let state = match state {

@@ -102,6 +102,13 @@ impl ControlStep {
         }
     }
 
+    /// Normalises observations by `sim` from the next decision on: a model trained in a
+    /// calibrated twin reads request rates against the twin's pod capacity, as it learned
+    /// to. The metrics history behind the mean and max entries is kept.
+    pub(crate) fn normalise_by(&mut self, sim: SimConfig) {
+        self.sim = sim;
+    }
+
     /// Hands decisions to `policy`, the global model of `version`, with its training
     /// envelope (`None` switches the out-of-distribution check off).
     pub(crate) fn adopt(

@@ -28,4 +28,4 @@ pub(crate) mod retrain;
 pub(crate) mod store;
 pub(crate) mod synthetic;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;

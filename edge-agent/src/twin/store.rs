@@ -142,6 +142,40 @@ fn fsync(path: &Path) -> Result<(), StoreError> {
         .map_err(io(path))
 }
 
+/// The version directory the link `name` in the store `dir` points at, if it exists.
+fn resolve_link(dir: &Path, name: &str) -> Result<Option<PathBuf>, StoreError> {
+    let link = dir.join(name);
+    match std::fs::symlink_metadata(&link) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io(&link)(e)),
+        Ok(m) if m.file_type().is_symlink() => {
+            let target = std::fs::read_link(&link).map_err(io(&link))?;
+            Ok(Some(dir.join(target)))
+        }
+        // A model directory put there by hand still loads; it just cannot be moved.
+        Ok(m) if m.is_dir() => Ok(Some(link)),
+        Ok(_) => Err(StoreError::NotALink(link)),
+    }
+}
+
+/// The version directory the store in `dir` serves as `current`, read without the
+/// writer's lock: what a running agent checks every interval, while `retrain` may hold
+/// the store open. Versions are complete before a link points at them and never change
+/// after, so whatever this returns loads whole (unless a later promotion has since
+/// collected it, which the next check sees). `None` before any promotion, after rolling
+/// the first one back, and while the store does not exist yet.
+pub(crate) fn current_version_dir(dir: &Path) -> Result<Option<PathBuf>, StoreError> {
+    resolve_link(dir, CURRENT)
+}
+
+/// The number of a store version directory (`…/versions/v000012` is 12), for the
+/// `rl_agent_model_version` gauge.
+pub(crate) fn version_number_of(dir: &Path) -> Option<u64> {
+    dir.file_name()
+        .and_then(|n| n.to_str())
+        .and_then(version_number)
+}
+
 /// Where the model in service comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Source {
@@ -201,18 +235,7 @@ impl ModelStore {
 
     /// The version directory the link `name` points at, if it exists.
     fn resolve(&self, name: &str) -> Result<Option<PathBuf>, StoreError> {
-        let link = self.dir.join(name);
-        match std::fs::symlink_metadata(&link) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io(&link)(e)),
-            Ok(m) if m.file_type().is_symlink() => {
-                let target = std::fs::read_link(&link).map_err(io(&link))?;
-                Ok(Some(self.dir.join(target)))
-            }
-            // A model directory put there by hand still loads; it just cannot be moved.
-            Ok(m) if m.is_dir() => Ok(Some(link)),
-            Ok(_) => Err(StoreError::NotALink(link)),
-        }
+        resolve_link(&self.dir, name)
     }
 
     /// The directory of the model in service, resolved once; `None` before any promotion.
