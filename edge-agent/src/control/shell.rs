@@ -131,6 +131,31 @@ impl<M: MetricsSource, A: Actuator> ControlLoop<M, A> {
         let Some(store) = &mut self.store else {
             return;
         };
+        match store.new_verdicts() {
+            Ok((verdicts, skipped)) => {
+                if skipped > 0 {
+                    warn!(
+                        lines = skipped,
+                        "skipped damaged lines of the model store's decision log"
+                    );
+                }
+                for v in verdicts {
+                    self.observed.metrics.twin_verdict(
+                        v.promoted,
+                        v.candidate.cost / v.current.cost,
+                        v.at_s,
+                    );
+                    info!(
+                        promoted = v.promoted,
+                        version = v.version.as_deref().unwrap_or(""),
+                        at_s = v.at_s,
+                        reason = %v.reason,
+                        "promotion gate verdict"
+                    );
+                }
+            }
+            Err(e) => warn!(error = %e, "cannot read the model store's decision log"),
+        }
         match store.poll() {
             None => {}
             Some(Ok(switch)) => {

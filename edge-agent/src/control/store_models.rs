@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use common::rl::artifact::{Algo, TrainedModel};
 
 use crate::model_source::load_model;
-use crate::twin::store::{current_version_dir, version_number_of};
+use crate::twin::store::{DecisionRecord, DecisionTail, current_version_dir, version_number_of};
 
 /// What the store serves, as the loop sees it.
 #[derive(Debug)]
@@ -26,6 +26,8 @@ pub(crate) struct StoreModels {
     in_service: Option<PathBuf>,
     /// The last version that could not be loaded.
     refused: Option<PathBuf>,
+    /// The gate's verdicts read so far.
+    verdicts: DecisionTail,
 }
 
 /// A model to switch to.
@@ -53,7 +55,14 @@ impl StoreModels {
             configured,
             in_service,
             refused: None,
+            verdicts: DecisionTail::default(),
         }
+    }
+
+    /// The promotion gate's verdicts appended since the last look (every one in the log
+    /// at the first), for the metrics and the log.
+    pub(crate) fn new_verdicts(&mut self) -> Result<(Vec<DecisionRecord>, usize), String> {
+        self.verdicts.read_new(&self.dir).map_err(|e| e.to_string())
     }
 
     /// The store's current version directory and its model, or `None` when nothing is

@@ -26,6 +26,12 @@ struct ReasonLabel {
     reason: &'static str,
 }
 
+/// Label of `rl_agent_twin_verdicts_total`: what the promotion gate decided.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VerdictLabel {
+    outcome: &'static str,
+}
+
 /// Which way a decision moved `spec.replicas`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Direction {
@@ -72,6 +78,9 @@ pub(crate) struct AgentMetrics {
     leader_transitions: Counter,
     lease_errors: Counter,
     standby_withheld: Counter,
+    twin_verdicts: Family<VerdictLabel, Counter>,
+    twin_cost_ratio: Gauge<f64, AtomicU64>,
+    twin_verdict_time: Gauge,
 }
 
 /// Label of `rl_agent_circuit_open`: which breaker.
@@ -181,6 +190,27 @@ impl AgentMetrics {
             "Writes the safety layer allowed that this agent did not make because it was standing by",
             standby_withheld.clone(),
         );
+        let twin_verdicts = Family::<VerdictLabel, Counter>::default();
+        registry.register(
+            "rl_agent_twin_verdicts",
+            "Verdicts of the promotion gate in the model store's decision log, by outcome (promoted or kept)",
+            twin_verdicts.clone(),
+        );
+        let twin_cost_ratio = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "rl_agent_twin_candidate_cost_ratio",
+            "The last judged candidate's cost on the held-back traffic over the current model's",
+            twin_cost_ratio.clone(),
+        );
+        let twin_verdict_time = Gauge::default();
+        registry.register(
+            "rl_agent_twin_last_verdict_timestamp_seconds",
+            "Unix time of the promotion gate's last verdict",
+            twin_verdict_time.clone(),
+        );
+        for outcome in ["promoted", "kept"] {
+            drop(twin_verdicts.get_or_create(&VerdictLabel { outcome }));
+        }
         // Every series exists from the start, so `increase()` and alerts see the first event.
         for kind in OverrideKind::ALL {
             drop(fallbacks.get_or_create(&ReasonLabel {
@@ -207,7 +237,23 @@ impl AgentMetrics {
             lease_errors,
             standby_withheld,
             experience_errors,
+            twin_verdicts,
+            twin_cost_ratio,
+            twin_verdict_time,
         }
+    }
+
+    /// Records a verdict of the promotion gate.
+    pub(crate) fn twin_verdict(&self, promoted: bool, cost_ratio: f64, at_s: u64) {
+        let outcome = if promoted { "promoted" } else { "kept" };
+        self.twin_verdicts
+            .get_or_create(&VerdictLabel { outcome })
+            .inc();
+        if cost_ratio.is_finite() {
+            self.twin_cost_ratio.set(cost_ratio);
+        }
+        self.twin_verdict_time
+            .set(i64::try_from(at_s).unwrap_or(i64::MAX));
     }
 
     /// Counts a decision that settled on moving `current` to `target`.
@@ -336,6 +382,8 @@ mod tests {
         m.lease_failed();
         m.standby_withheld();
         m.standby_withheld();
+        m.twin_verdict(false, 1.2, 1_700_000_000);
+        m.twin_verdict(true, 0.96, 1_700_021_600);
         let text = m.encode();
         let expect = [
             ("rl_agent_decisions_total{action=\"scale_up\"}", 1.0),
@@ -361,6 +409,13 @@ mod tests {
             ("rl_agent_leader_transitions_total", 2.0),
             ("rl_agent_lease_errors_total", 1.0),
             ("rl_agent_standby_withheld_writes_total", 2.0),
+            ("rl_agent_twin_verdicts_total{outcome=\"promoted\"}", 1.0),
+            ("rl_agent_twin_verdicts_total{outcome=\"kept\"}", 1.0),
+            ("rl_agent_twin_candidate_cost_ratio", 0.96),
+            (
+                "rl_agent_twin_last_verdict_timestamp_seconds",
+                1_700_021_600.0,
+            ),
         ];
         for (series, value) in expect {
             assert_eq!(sample(&text, series), Some(value), "{series} in\n{text}");

@@ -176,6 +176,53 @@ pub(crate) fn version_number_of(dir: &Path) -> Option<u64> {
         .and_then(version_number)
 }
 
+/// Reads the verdicts `retrain` appends to a store's `decisions.jsonl`, each once, without
+/// the writer's lock: how a running agent turns them into metrics. Only whole lines are
+/// taken, so a line being appended is read at the next call.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct DecisionTail {
+    /// Bytes of the log already read.
+    offset: u64,
+}
+
+impl DecisionTail {
+    /// The verdicts appended to the log of the store in `dir` since the last call (all of
+    /// them at the first), and how many whole lines were not verdicts (skipped, so a
+    /// damaged line is reported once rather than at every call).
+    pub(crate) fn read_new(
+        &mut self,
+        dir: &Path,
+    ) -> Result<(Vec<DecisionRecord>, usize), StoreError> {
+        use std::io::{Read, Seek, SeekFrom};
+        let path = dir.join(DECISIONS);
+        let mut file = match File::open(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+            other => other.map_err(io(&path))?,
+        };
+        let len = file.metadata().map_err(io(&path))?.len();
+        if len < self.offset {
+            // Replaced by a shorter log: start again.
+            self.offset = 0;
+        }
+        file.seek(SeekFrom::Start(self.offset)).map_err(io(&path))?;
+        let mut text = String::new();
+        file.take(len - self.offset)
+            .read_to_string(&mut text)
+            .map_err(io(&path))?;
+        let whole = text.rfind('\n').map_or(0, |i| i + 1);
+        let mut out = Vec::new();
+        let mut skipped = 0;
+        for line in text[..whole].lines().filter(|l| !l.trim().is_empty()) {
+            match serde_json::from_str(line) {
+                Ok(record) => out.push(record),
+                Err(_) => skipped += 1,
+            }
+        }
+        self.offset += whole as u64;
+        Ok((out, skipped))
+    }
+}
+
 /// Where the model in service comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Source {
@@ -654,6 +701,26 @@ mod tests {
             store.decisions(),
             Err(StoreError::Log { line: 1, .. })
         ));
+    }
+
+    #[test]
+    fn a_tail_reads_each_whole_verdict_once_and_skips_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut tail = DecisionTail::default();
+        assert_eq!(tail.read_new(dir.path()).unwrap(), (vec![], 0));
+        let store = ModelStore::open(dir.path()).unwrap();
+        store.append_decision(&record(true)).unwrap();
+        assert_eq!(tail.read_new(dir.path()).unwrap(), (vec![record(true)], 0));
+        assert_eq!(tail.read_new(dir.path()).unwrap(), (vec![], 0));
+        // Half a line being appended waits for its end.
+        let path = dir.path().join(DECISIONS);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"garbage").unwrap();
+        assert_eq!(tail.read_new(dir.path()).unwrap(), (vec![], 0));
+        f.write_all(b"\n").unwrap();
+        store.append_decision(&record(false)).unwrap();
+        assert_eq!(tail.read_new(dir.path()).unwrap(), (vec![record(false)], 1));
+        assert_eq!(tail.read_new(dir.path()).unwrap(), (vec![], 0));
     }
 
     #[test]
