@@ -49,7 +49,7 @@ pub(crate) struct RunConfig {
 }
 
 /// `[twin]`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct TwinSection {
     /// The model store `edge-agent retrain --store` promotes into. When set, the agent
@@ -59,6 +59,30 @@ pub(crate) struct TwinSection {
     /// this file. Default: unset. Not with `[federation]`, whose global models would
     /// replace it.
     pub(crate) store: Option<PathBuf>,
+    /// Retrain every this many hours of recorded traffic: the agent runs `edge-agent
+    /// retrain` on its experience log and `store` as a separate, niced process (a crash
+    /// or an out-of-memory kill of training cannot take autoscaling with it), counting
+    /// from the newest sample the last verdict saw. Default: unset (only on demand).
+    pub(crate) retrain_every_h: Option<f64>,
+    /// Seconds between checks whether a retrain is due. Default 600.
+    pub(crate) check_every_s: u64,
+    /// Environment steps each scheduled retrain trains for. Default 20000.
+    pub(crate) retrain_timesteps: u64,
+    /// CPU niceness of the retrain process (0–19). Default 10; give its container a CPU
+    /// limit too, so training never takes a core the workloads need.
+    pub(crate) retrain_nice: i32,
+}
+
+impl Default for TwinSection {
+    fn default() -> Self {
+        Self {
+            store: None,
+            retrain_every_h: None,
+            check_every_s: 600,
+            retrain_timesteps: 20_000,
+            retrain_nice: 10,
+        }
+    }
 }
 
 /// `[leader_election]`.
@@ -360,6 +384,29 @@ impl RunConfig {
             .map_err(|e| anyhow::anyhow!("safety.{}: {}", e.field, e.reason))?;
         self.experience.validate()?;
         self.leader_election_with(env)?;
+        if let Some(h) = self.twin.retrain_every_h {
+            ensure!(
+                h.is_finite() && h > 0.0,
+                "twin.retrain_every_h must be a positive number of hours, got {h}"
+            );
+            ensure!(
+                self.twin.store.is_some(),
+                "twin.retrain_every_h needs twin.store: retraining promotes into it"
+            );
+        }
+        ensure!(
+            self.twin.check_every_s >= 1,
+            "twin.check_every_s must be at least 1"
+        );
+        ensure!(
+            self.twin.retrain_timesteps >= 1,
+            "twin.retrain_timesteps must be at least 1"
+        );
+        ensure!(
+            (0..=19).contains(&self.twin.retrain_nice),
+            "twin.retrain_nice must be 0 to 19, got {}",
+            self.twin.retrain_nice
+        );
         if self.twin.store.is_some() {
             ensure!(
                 self.federation.config.is_none(),
@@ -562,6 +609,18 @@ mod tests {
                 "safety.min_replicas",
             ),
             ("[prometheus]\nurl = \"localhost:9090\"", "prometheus.url"),
+            (
+                "[twin]\nretrain_every_h = 6",
+                "twin.retrain_every_h needs twin.store",
+            ),
+            (
+                "[twin]\nstore = \"m\"\nretrain_every_h = 0",
+                "twin.retrain_every_h must be a positive number",
+            ),
+            (
+                "[twin]\nretrain_nice = 25",
+                "twin.retrain_nice must be 0 to 19",
+            ),
             (
                 "[policy]\nmodel = \"hpa\"\n[twin]\nstore = \"models\"",
                 "twin.store needs a learned policy.model",

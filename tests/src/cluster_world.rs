@@ -366,6 +366,8 @@ pub struct AgentSettings {
     pub request_timeout_s: f64,
     /// `[leader_election]`, off when `None`.
     pub leader_election: Option<LeaderElectionSettings>,
+    /// Further sections, appended to the file as they are (e.g. `[twin]`).
+    pub extra_toml: String,
 }
 
 /// The `[leader_election]` section of one agent.
@@ -424,6 +426,7 @@ impl AgentSettings {
             breaker: (3, 120),
             request_timeout_s: 5.0,
             leader_election: None,
+            extra_toml: String::new(),
         }
     }
 
@@ -476,6 +479,7 @@ impl AgentSettings {
         if let Some(le) = &self.leader_election {
             text.push_str(&le.to_toml());
         }
+        text.push_str(&self.extra_toml);
         text
     }
 }

@@ -304,3 +304,65 @@ async fn prometheus_down_hands_over_to_the_hpa_rule_and_back() {
         "the fallback log does not say which query failed:\n{log}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_retrain_runs_once_enough_traffic_is_recorded_and_its_verdict_is_counted() {
+    let cluster = Cluster::start().await;
+    // Three hours an agent recorded before this one started, ending a minute ago.
+    let now = rl_autoscaler_tests::cluster_world::unix_now_f64() as u64;
+    let rates: Vec<f32> = (0..3 * 3600u64)
+        .map(|t| (300.0 + 250.0 * (t as f64 / 3600.0 * std::f64::consts::TAU).sin()) as f32)
+        .collect();
+    let experience = cluster.dir.path().join("experience");
+    edge_agent::write_simulated_recording(
+        &experience,
+        &SimConfig::default(),
+        rates,
+        7,
+        now - 3 * 3600 - 60,
+    )
+    .expect("write the recording");
+    let store = cluster.dir.path().join("store");
+    let settings = AgentSettings {
+        extra_toml: format!(
+            "\n[twin]\nstore = {:?}\nretrain_every_h = 1.0\ncheck_every_s = 1\nretrain_timesteps = 2000\n",
+            store.display().to_string()
+        ),
+        ..cluster.settings("dqn")
+    };
+    let mut agent = cluster.spawn(&settings);
+    wait_for(
+        &mut agent,
+        "rl_agent_twin_verdicts_total",
+        1.0,
+        Duration::from_secs(180),
+    )
+    .await;
+    let decisions = std::fs::read_to_string(store.join("decisions.jsonl")).expect("decision log");
+    let verdict: serde_json::Value =
+        serde_json::from_str(decisions.lines().next().expect("one verdict")).expect("JSON");
+    let until = verdict["recorded_until_s"]
+        .as_u64()
+        .expect("recorded_until_s");
+    assert!(
+        until + 120 >= now,
+        "the verdict saw the recording up to {until}, now {now}"
+    );
+    if verdict["promoted"] == true {
+        // The promoted model decides from the next interval on.
+        wait_for(
+            &mut agent,
+            "rl_agent_model_version",
+            1.0,
+            Duration::from_secs(20),
+        )
+        .await;
+    }
+    // The next is due an hour of recorded traffic later: nothing more meanwhile.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(sample(&agent, "rl_agent_twin_verdicts_total").await, 1.0);
+    assert_eq!(decisions.lines().count(), 1);
+    let log = terminate(agent).await;
+    assert_eq!(events(&log, "retrain finished").len(), 1, "{log}");
+    assert_eq!(events(&log, "promotion gate verdict").len(), 1, "{log}");
+}

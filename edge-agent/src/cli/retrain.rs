@@ -221,8 +221,10 @@ pub(crate) fn run(args: &RetrainArgs) -> anyhow::Result<()> {
     let min_recorded_s =
         common::traffic::parse_duration(&args.min_recorded).context("--min-recorded")?;
     let interval_s = u64::from(twin.decision_interval_s);
+    let samples = read_samples(&args.experience)?;
+    let recorded_until_s = samples.last().map(|s| s.at_s);
     let recording = split_recording(
-        read_samples(&args.experience)?,
+        samples,
         &RecordingOptions {
             interval_s,
             max_gap_s: 4 * interval_s,
@@ -295,6 +297,7 @@ pub(crate) fn run(args: &RetrainArgs) -> anyhow::Result<()> {
             promoted: promote,
             version: version.clone(),
             reason: reason.clone(),
+            recorded_until_s,
         })?;
     }
 

@@ -33,6 +33,7 @@ use crate::observe::server::{Observed, bind, serve};
 use crate::run_config::RunConfig;
 use crate::safety::envelope::TrainingEnvelope;
 use crate::safety::layer::SafetyLayer;
+use crate::twin::timer::RetrainTimer;
 
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
@@ -267,7 +268,40 @@ async fn run_loop(cfg: RunConfig) -> anyhow::Result<()> {
             (control.with_global_models(global), Some((stop, task)))
         }
     };
+    let timer = match (
+        &cfg.twin.store,
+        cfg.twin.retrain_every_h,
+        cfg.policy_name()?,
+    ) {
+        (Some(store), Some(every_h), PolicyName::Learned(algo, _)) => {
+            let timer = RetrainTimer {
+                experience: cfg.experience.dir.clone(),
+                store: store.clone(),
+                algo: algo.name(),
+                every_s: (every_h * 3600.0).round() as u64,
+                check_every: Duration::from_secs(cfg.twin.check_every_s),
+                timesteps: cfg.twin.retrain_timesteps,
+                nice: cfg.twin.retrain_nice,
+                rate_window_s: cfg.prometheus.rate_window_s,
+            };
+            info!(
+                every_h,
+                store = %store.display(),
+                "retraining in the twin on a schedule of recorded traffic"
+            );
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let task = tokio::spawn(timer.run(async move {
+                let _ = stopped.await;
+            }));
+            Some((stop, task))
+        }
+        _ => None,
+    };
     control.run(shutdown_requested()).await;
+    if let Some((stop, task)) = timer {
+        let _ = stop.send(());
+        task.await.context("the retrain timer panicked")?;
+    }
     // Only now, with the last write made, may another agent take over.
     if let Some((stop, task)) = leader {
         let _ = stop.send(());

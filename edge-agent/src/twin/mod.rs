@@ -15,7 +15,9 @@
 //!   workloads;
 //! - `gate`: the promotion decision, pure;
 //! - `store`: the model directory a running agent loads from, with the previous model kept
-//!   for rollback and every verdict logged, each change crash-safe.
+//!   for rollback and every verdict logged, each change crash-safe;
+//! - `timer`: `run`'s schedule, retraining as a child process every so many hours of
+//!   recorded traffic.
 //!
 //! Everything but `priority`, `store` and the reading of the log is pure and deterministic
 //! for a seed: no clock, no I/O.
@@ -29,3 +31,4 @@ pub(crate) mod store;
 pub(crate) mod synthetic;
 #[cfg(test)]
 pub(crate) mod test_support;
+pub(crate) mod timer;

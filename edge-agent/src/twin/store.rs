@@ -75,6 +75,10 @@ pub(crate) struct DecisionRecord {
     pub(crate) version: Option<String>,
     /// The gate's reason.
     pub(crate) reason: String,
+    /// Unix second of the newest recorded sample the verdict saw: where the next "every
+    /// N hours of recorded traffic" counts from. Absent in lines written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) recorded_until_s: Option<u64>,
 }
 
 /// A store operation failed.
@@ -536,6 +540,7 @@ mod tests {
             promoted,
             version: promoted.then(|| "v000001".to_owned()),
             reason: "promoted: cheaper".into(),
+            recorded_until_s: Some(1_699_990_000),
         }
     }
 
