@@ -22,6 +22,26 @@ fn record(dir: &Path, hours: u64) {
         .expect("write the recording");
 }
 
+/// `retrain --experience EXP --store STORE --algo ALGO`, then `rest`.
+fn retrain_args<'a>(
+    exp: &'a Path,
+    store: &'a Path,
+    algo: &'a str,
+    rest: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "retrain",
+        "--experience",
+        s(exp),
+        "--store",
+        s(store),
+        "--algo",
+        algo,
+    ];
+    args.extend_from_slice(rest);
+    args
+}
+
 fn s(p: &Path) -> &str {
     p.to_str().expect("UTF-8 temp path")
 }
@@ -35,22 +55,20 @@ fn a_dry_run_judges_three_policies_on_the_held_back_quarter_and_changes_nothing(
     let dir = tempfile::tempdir().unwrap();
     let (exp, store) = (dir.path().join("experience"), dir.path().join("store"));
     record(&exp, 3);
-    let v = edge_agent_json(&[
-        "retrain",
-        "--experience",
-        s(&exp),
-        "--store",
-        s(&store),
-        "--algo",
+    let v = edge_agent_json(&retrain_args(
+        &exp,
+        &store,
         "dqn",
-        "--timesteps",
-        "2000",
-        "--seed",
-        "1",
-        "--dry-run",
-        "--format",
-        "json",
-    ]);
+        &[
+            "--timesteps",
+            "2000",
+            "--seed",
+            "1",
+            "--dry-run",
+            "--format",
+            "json",
+        ],
+    ));
     assert_eq!(v["recording"]["recorded_s"], 3 * 3600);
     assert_eq!(v["held_back_s"], 2700, "a quarter of 3 h");
     assert_eq!(v["training_s"], 8100);
@@ -87,21 +105,12 @@ fn a_real_run_logs_its_verdict_and_a_promotion_can_be_rolled_back() {
     let dir = tempfile::tempdir().unwrap();
     let (exp, store) = (dir.path().join("experience"), dir.path().join("store"));
     record(&exp, 3);
-    let v = edge_agent_json(&[
-        "retrain",
-        "--experience",
-        s(&exp),
-        "--store",
-        s(&store),
-        "--algo",
+    let v = edge_agent_json(&retrain_args(
+        &exp,
+        &store,
         "ppo",
-        "--timesteps",
-        "2000",
-        "--seed",
-        "2",
-        "--format",
-        "json",
-    ]);
+        &["--timesteps", "2000", "--seed", "2", "--format", "json"],
+    ));
     let log = std::fs::read_to_string(store.join("decisions.jsonl")).unwrap();
     let lines: Vec<serde_json::Value> = log
         .lines()
@@ -174,17 +183,7 @@ fn the_store_model_is_retrained_another_learners_is_refused_and_rollback_returns
     assert!(out.status.success(), "{}", stderr(&out));
     std::os::unix::fs::symlink("versions/v000001", store.join("current")).unwrap();
 
-    let out = edge_agent(&[
-        "retrain",
-        "--experience",
-        s(&exp),
-        "--store",
-        s(&store),
-        "--algo",
-        "dqn",
-        "--timesteps",
-        "100",
-    ]);
+    let out = edge_agent(&retrain_args(&exp, &store, "dqn", &["--timesteps", "100"]));
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("holds a ppo model, not dqn"),
@@ -192,20 +191,12 @@ fn the_store_model_is_retrained_another_learners_is_refused_and_rollback_returns
         stderr(&out)
     );
 
-    let v = edge_agent_json(&[
-        "retrain",
-        "--experience",
-        s(&exp),
-        "--store",
-        s(&store),
-        "--algo",
+    let v = edge_agent_json(&retrain_args(
+        &exp,
+        &store,
         "ppo",
-        "--timesteps",
-        "500",
-        "--dry-run",
-        "--format",
-        "json",
-    ]);
+        &["--timesteps", "500", "--dry-run", "--format", "json"],
+    ));
     assert!(
         v["current_model"]
             .as_str()
@@ -229,28 +220,12 @@ fn bad_input_is_explained() {
     let dir = tempfile::tempdir().unwrap();
     let (exp, store) = (dir.path().join("experience"), dir.path().join("store"));
 
-    let out = edge_agent(&[
-        "retrain",
-        "--experience",
-        s(&exp),
-        "--store",
-        s(&store),
-        "--algo",
-        "dqn",
-    ]);
+    let out = edge_agent(&retrain_args(&exp, &store, "dqn", &[]));
     assert!(!out.status.success());
     assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
 
     record(&exp, 1);
-    let out = edge_agent(&[
-        "retrain",
-        "--experience",
-        s(&exp),
-        "--store",
-        s(&store),
-        "--algo",
-        "dqn",
-    ]);
+    let out = edge_agent(&retrain_args(&exp, &store, "dqn", &[]));
     assert!(!out.status.success());
     let e = stderr(&out);
     assert!(
@@ -258,19 +233,12 @@ fn bad_input_is_explained() {
         "{e}"
     );
 
-    let out = edge_agent(&[
-        "retrain",
-        "--experience",
-        s(&exp),
-        "--store",
-        s(&store),
-        "--algo",
+    let out = edge_agent(&retrain_args(
+        &exp,
+        &store,
         "dqn",
-        "--held-back",
-        "1.5",
-        "--min-recorded",
-        "30m",
-    ]);
+        &["--held-back", "1.5", "--min-recorded", "30m"],
+    ));
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("held-back fraction"),
@@ -280,17 +248,7 @@ fn bad_input_is_explained() {
 
     let twin = dir.path().join("twin.toml");
     std::fs::write(&twin, "[sim.pod]\ncapacity_rps = -1.0\n").unwrap();
-    let out = edge_agent(&[
-        "retrain",
-        "--experience",
-        s(&exp),
-        "--store",
-        s(&store),
-        "--algo",
-        "dqn",
-        "--twin",
-        s(&twin),
-    ]);
+    let out = edge_agent(&retrain_args(&exp, &store, "dqn", &["--twin", s(&twin)]));
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("pod.capacity_rps` must be a positive number"),
@@ -344,15 +302,7 @@ fn a_recording_that_cannot_calibrate_the_twin_is_refused_with_what_is_missing() 
         T0,
     )
     .expect("write the recording");
-    let out = edge_agent(&[
-        "retrain",
-        "--experience",
-        s(&exp),
-        "--store",
-        s(&store),
-        "--algo",
-        "dqn",
-    ]);
+    let out = edge_agent(&retrain_args(&exp, &store, "dqn", &[]));
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(

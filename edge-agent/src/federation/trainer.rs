@@ -360,31 +360,15 @@ impl Learner {
 
 #[cfg(test)]
 mod tests {
-    use common::rl::dqn::DqnConfig;
     use common::rl::fleet_model::fresh_weights;
 
     use super::*;
 
     /// A small network and short episodes, so a test trains in well under a second.
     fn small_config(seed: u64) -> TrainConfig {
-        let mut cfg = TrainConfig::default();
+        let mut cfg = crate::twin::test_support::small_config();
         cfg.training.scenarios = vec!["sudden_spike".into(), "steady".into()];
         cfg.training.seed = seed;
-        cfg.training.timesteps = 2_000;
-        cfg.dqn = DqnConfig {
-            hidden: vec![16, 16],
-            dropout: vec![0.0, 0.0],
-            learning_starts: 32,
-            batch_size: 16,
-            ..DqnConfig::default()
-        };
-        cfg.ppo = PpoConfig {
-            hidden: vec![16],
-            n_steps: 64,
-            batch_size: 16,
-            n_epochs: 2,
-            ..PpoConfig::default()
-        };
         cfg
     }
 
