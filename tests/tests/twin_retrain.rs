@@ -311,3 +311,49 @@ fn a_recording_that_cannot_calibrate_the_twin_is_refused_with_what_is_missing() 
     );
     assert!(err.contains("cannot calibrate pod capacity"), "{err}");
 }
+
+#[test]
+fn offline_fine_tuning_from_the_recorded_transitions_is_opt_in_and_dqn_only() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (exp, store) = (dir.path().join("exp"), dir.path().join("store"));
+    record(&exp, 4);
+    let v = edge_agent_json(&retrain_args(
+        &exp,
+        &store,
+        "dqn",
+        &[
+            "--timesteps",
+            "500",
+            "--offline-dqn",
+            "--dry-run",
+            "--format",
+            "json",
+        ],
+    ));
+    let used = v["offline_transitions"]
+        .as_u64()
+        .expect("offline_transitions");
+    // Four hours of 15 s intervals, the held-back quarter excluded, most of them holds or
+    // single steps the action set has.
+    assert!((300..=720).contains(&used), "{used} transitions replayed");
+    let plain = edge_agent_json(&retrain_args(
+        &exp,
+        &store,
+        "dqn",
+        &["--timesteps", "500", "--dry-run", "--format", "json"],
+    ));
+    assert!(plain["offline_transitions"].is_null(), "off by default");
+
+    let out = edge_agent(&retrain_args(
+        &exp,
+        &store,
+        "ppo",
+        &["--timesteps", "500", "--offline-dqn"],
+    ));
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("--offline-dqn") && err.contains("needs a DQN"),
+        "{err}"
+    );
+}

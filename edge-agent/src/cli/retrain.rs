@@ -18,10 +18,11 @@ use serde::Serialize;
 
 use crate::calibration::{CalibrationOptions, calibrate};
 use crate::config::load_env_config;
-use crate::experience::ExperienceReader;
+use crate::experience::{ExperienceReader, Transition};
 use crate::table;
 use crate::twin::augment::{AugmentOptions, augment};
 use crate::twin::gate::{DEFAULT_GATE_SEEDS, PolicyScore, Verdict, judge};
+use crate::twin::offline::{OfflineSpec, fine_tune_offline, replayable};
 use crate::twin::priority::{DEFAULT_NICE, lower_priority};
 use crate::twin::recording::{
     DEFAULT_HELD_BACK_FRACTION, RateSample, RecordingOptions, RecordingSummary, sample_of,
@@ -75,6 +76,14 @@ pub(crate) struct RetrainArgs {
     /// the process's own.
     #[arg(long, default_value_t = DEFAULT_NICE, allow_negative_numbers = true)]
     nice: i32,
+    /// After training in the twin, also fine-tune the candidate's DQN offline from the
+    /// recorded transitions before the held-back slice: conservatively (learning rate
+    /// 1e-5, a proximal term to the twin-trained weights, three passes), and only a DQN or
+    /// a hybrid's DQN. Off by default: only actions the agent took are seen, rewards come
+    /// from lagged metrics, and fallback decisions are learned as the policy's; the gate
+    /// still judges the result.
+    #[arg(long)]
+    offline_dqn: bool,
     /// Judge the candidate and print the verdict, but change nothing in the store.
     #[arg(long)]
     dry_run: bool,
@@ -121,6 +130,8 @@ struct Report<'a> {
     timesteps: u64,
     seed: u64,
     niceness: i32,
+    /// Recorded transitions the candidate was fine-tuned on offline (`--offline-dqn`).
+    offline_transitions: Option<usize>,
     dry_run: bool,
     promoted: bool,
     /// The store version the candidate became, when promoted.
@@ -268,6 +279,36 @@ pub(crate) fn run(args: &RetrainArgs) -> anyhow::Result<()> {
         seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
         "candidate trained"
     );
+    let (candidate, offline_transitions) = if args.offline_dqn {
+        // Nothing from the held-back slice: the gate must judge on unseen traffic.
+        let cut_s = recorded_until_s
+            .unwrap_or(0)
+            .saturating_sub(recording.held_back.len_s());
+        let log: Vec<Transition> = ExperienceReader::open(&args.experience)?
+            .filter(|t| {
+                t.as_ref()
+                    .map_or(true, |t| t.metrics.is_none_or(|m| m.timestamp_s < cut_s))
+            })
+            .collect::<Result<_, _>>()?;
+        let env = twin_env(&candidate, &twin);
+        let replayed = replayable(&log, &env.actions, &env.reward, env.sim.slo_s());
+        let tuned = fine_tune_offline(
+            &candidate,
+            &replayed,
+            &OfflineSpec {
+                seed: args.seed,
+                ..OfflineSpec::default()
+            },
+        )
+        .context("--offline-dqn")?;
+        tracing::info!(
+            transitions = replayed.len(),
+            "candidate fine-tuned offline from recorded transitions"
+        );
+        (tuned, Some(replayed.len()))
+    } else {
+        (candidate, None)
+    };
     let verdict: Verdict = judge(
         &twin_env(&current, &twin),
         &recording.held_back,
@@ -314,6 +355,7 @@ pub(crate) fn run(args: &RetrainArgs) -> anyhow::Result<()> {
                 timesteps: args.timesteps,
                 seed: args.seed,
                 niceness,
+                offline_transitions,
                 dry_run: args.dry_run,
                 promoted: promote,
                 version,

@@ -24,6 +24,7 @@
 
 pub(crate) mod augment;
 pub(crate) mod gate;
+pub(crate) mod offline;
 pub(crate) mod priority;
 pub(crate) mod recording;
 pub(crate) mod retrain;
