@@ -71,6 +71,12 @@ pub(crate) struct TwinSection {
     /// CPU niceness of the retrain process (0–19). Default 10; give its container a CPU
     /// limit too, so training never takes a core the workloads need.
     pub(crate) retrain_nice: i32,
+    /// With `[federation]`: train the coordinator's rounds in the twin calibrated from the
+    /// experience log, on the recorded traffic and its variations, instead of the
+    /// federation file's scenarios; observations are then normalised by the twin. Built
+    /// when the agent starts; until the log can calibrate the twin (two hours of varied
+    /// traffic with scale-ups), rounds train on the configured scenarios. Default false.
+    pub(crate) federate_in_twin: bool,
 }
 
 impl Default for TwinSection {
@@ -81,6 +87,7 @@ impl Default for TwinSection {
             check_every_s: 600,
             retrain_timesteps: 20_000,
             retrain_nice: 10,
+            federate_in_twin: false,
         }
     }
 }
@@ -407,6 +414,10 @@ impl RunConfig {
             "twin.retrain_nice must be 0 to 19, got {}",
             self.twin.retrain_nice
         );
+        ensure!(
+            !self.twin.federate_in_twin || self.federation.config.is_some(),
+            "twin.federate_in_twin needs federation.config: it changes where the rounds train"
+        );
         if self.twin.store.is_some() {
             ensure!(
                 self.federation.config.is_none(),
@@ -620,6 +631,10 @@ mod tests {
             (
                 "[twin]\nretrain_nice = 25",
                 "twin.retrain_nice must be 0 to 19",
+            ),
+            (
+                "[twin]\nfederate_in_twin = true",
+                "twin.federate_in_twin needs federation.config",
             ),
             (
                 "[policy]\nmodel = \"hpa\"\n[twin]\nstore = \"models\"",

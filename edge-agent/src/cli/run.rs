@@ -33,6 +33,7 @@ use crate::observe::server::{Observed, bind, serve};
 use crate::run_config::RunConfig;
 use crate::safety::envelope::TrainingEnvelope;
 use crate::safety::layer::SafetyLayer;
+use crate::twin::federated::twin_trainer;
 use crate::twin::timer::RetrainTimer;
 
 #[derive(Debug, Args)]
@@ -251,8 +252,44 @@ async fn run_loop(cfg: RunConfig) -> anyhow::Result<()> {
             let fed = FederateConfig::load(path)
                 .with_context(|| format!("federation.config {}", path.display()))?;
             let train = fed.train_config();
-            let trainer = LocalTrainer::new(fed.algo, train.clone(), fed.payload)
-                .context("local training set-up")?;
+            let in_twin = if cfg.twin.federate_in_twin {
+                match twin_trainer(
+                    fed.algo,
+                    train.clone(),
+                    fed.payload,
+                    &cfg.experience.dir,
+                    cfg.prometheus.rate_window_s,
+                ) {
+                    Ok((trainer, twin)) => {
+                        info!(
+                            recorded_s = twin.recorded_s,
+                            capacity_rps = twin.capacity_rps,
+                            startup_delay_s = twin.startup_delay_s,
+                            episodes = twin.episodes,
+                            "federation rounds train in the twin calibrated from the recording"
+                        );
+                        Some(trainer)
+                    }
+                    Err(e) => {
+                        warn!(
+                            error = %format!("{e:#}"),
+                            "cannot train the rounds in the twin yet; training on the configured scenarios"
+                        );
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            let trainer = match in_twin {
+                Some(trainer) => trainer,
+                None => LocalTrainer::new(fed.algo, train.clone(), fed.payload)
+                    .context("local training set-up")?,
+            };
+            // Global models run as this agent's rounds train them: in the twin, observed
+            // through the twin's normalisation.
+            let train = trainer.config().clone();
+            let control = control.normalised_by(train.env.sim.clone());
             let (ca, credentials) = fed.load_tls()?;
             let client = FederationClient::new(fed.federation_config()?, credentials, ca, trainer)?;
             info!(

@@ -120,6 +120,12 @@ impl<M: MetricsSource, A: Actuator> ControlLoop<M, A> {
         self
     }
 
+    /// Normalises observations by `sim` (see [`ControlStep::normalise_by`]).
+    pub(crate) fn normalised_by(mut self, sim: common::sim::SimConfig) -> Self {
+        self.step.normalise_by(sim);
+        self
+    }
+
     /// Decides with the store's `current` model, looking before every interval.
     pub(crate) fn with_model_store(mut self, store: StoreModels) -> Self {
         self.store = Some(store);

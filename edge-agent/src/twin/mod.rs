@@ -23,6 +23,7 @@
 //! for a seed: no clock, no I/O.
 
 pub(crate) mod augment;
+pub(crate) mod federated;
 pub(crate) mod gate;
 pub(crate) mod offline;
 pub(crate) mod priority;
