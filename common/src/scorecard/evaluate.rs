@@ -23,8 +23,46 @@ pub enum PolicySpec {
     Tuned,
     /// The clairvoyant floor.
     Oracle,
+    /// The clairvoyant sizing provisioned for another fraction of the SLO than the
+    /// floor's: above 1 it buys pods back with latency, which maps what any policy could
+    /// save at a given SLO compliance.
+    OracleAt(OracleMargin),
     /// A trained network, loaded; run greedily.
     Learned(Box<LearnedPolicy>),
+}
+
+/// The fraction of the SLO an `oracle:MARGIN` provisions for, in [`OracleMargin::RANGE`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OracleMargin(f64);
+
+impl OracleMargin {
+    /// Margins accepted: from well inside the SLO to well past it.
+    pub const RANGE: std::ops::RangeInclusive<f64> = 0.5..=3.0;
+
+    /// The margin as a fraction of the SLO.
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+impl Eq for OracleMargin {}
+
+impl FromStr for OracleMargin {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let margin: f64 = s
+            .parse()
+            .map_err(|_| format!("oracle margin `{s}` is not a number"))?;
+        if !Self::RANGE.contains(&margin) {
+            return Err(format!(
+                "oracle margin {margin} is outside {}..={} (a fraction of the SLO)",
+                Self::RANGE.start(),
+                Self::RANGE.end()
+            ));
+        }
+        Ok(Self(margin))
+    }
 }
 
 /// What a `--policy` entry names before any model is loaded.
@@ -36,6 +74,8 @@ pub enum PolicyName {
     Tuned,
     /// `oracle`.
     Oracle,
+    /// `oracle:MARGIN`.
+    OracleAt(OracleMargin),
     /// `dqn`, `ppo`, `hybrid`, or `dqn:DIR`, `ppo:DIR`, `hybrid:DIR`: a model directory, or
     /// the shipped default.
     Learned(Algo, Option<PathBuf>),
@@ -43,10 +83,11 @@ pub enum PolicyName {
 
 impl PolicyName {
     /// Every name accepted on the command line.
-    pub const NAMES: [&'static str; 6] = [
+    pub const NAMES: [&'static str; 7] = [
         "hpa",
         "tuned",
         "oracle",
+        "oracle:MARGIN",
         "dqn[:DIR]",
         "ppo[:DIR]",
         "hybrid[:DIR]",
@@ -84,6 +125,7 @@ impl FromStr for PolicyName {
             ("hpa", None) => Ok(PolicyName::Hpa),
             ("tuned", None) => Ok(PolicyName::Tuned),
             ("oracle", None) => Ok(PolicyName::Oracle),
+            ("oracle", Some(margin)) => Ok(PolicyName::OracleAt(margin.parse()?)),
             ("dqn", _) => learned(Algo::Dqn),
             ("ppo", _) => learned(Algo::Ppo),
             ("hybrid", _) => learned(Algo::Hybrid),
@@ -101,6 +143,7 @@ impl fmt::Display for PolicySpec {
             PolicySpec::Hpa => f.write_str("hpa"),
             PolicySpec::Tuned => f.write_str("tuned"),
             PolicySpec::Oracle => f.write_str("oracle"),
+            PolicySpec::OracleAt(margin) => write!(f, "oracle:{}", margin.get()),
             PolicySpec::Learned(p) => f.write_str(&p.name()),
         }
     }
@@ -161,6 +204,15 @@ impl Evaluation<'_> {
         for spec in policies {
             let run = match spec {
                 PolicySpec::Oracle => oracle.clone(),
+                PolicySpec::OracleAt(margin) => {
+                    let mut run = play(&mut Oracle::with_margin(
+                        arrivals.clone(),
+                        &self.cfg.sim,
+                        margin.get(),
+                    ))?;
+                    run.policy = spec.to_string();
+                    run
+                }
                 PolicySpec::Hpa => play(&mut Hpa::default())?,
                 PolicySpec::Learned(p) => play(&mut (**p).clone())?,
                 PolicySpec::Tuned => {
@@ -178,5 +230,58 @@ impl Evaluation<'_> {
             runs.push(run);
         }
         Ok((runs, oracle_cost))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{ScenarioOptions, ScenarioSpec};
+    use crate::traffic::PatternKind;
+
+    #[test]
+    fn an_oracle_margin_is_parsed_named_and_checked() {
+        let names = PolicyName::parse_list("oracle,oracle:1.25").unwrap();
+        let margin: OracleMargin = "1.25".parse().unwrap();
+        assert_eq!(names, [PolicyName::Oracle, PolicyName::OracleAt(margin)]);
+        assert_eq!(PolicySpec::OracleAt(margin).to_string(), "oracle:1.25");
+        for bad in ["oracle:", "oracle:x", "oracle:0.1", "oracle:NaN"] {
+            assert!(PolicyName::parse_list(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Provisioning for a looser latency target must save pods and cost compliance: the
+    /// frontier the `oracle:MARGIN` rows trace only makes sense if it is monotone.
+    #[test]
+    fn a_looser_oracle_is_cheaper_and_meets_the_slo_less_often() {
+        let cfg = EnvConfig::default();
+        let opts = ScenarioOptions {
+            duration_s: Some(3600),
+            ..ScenarioOptions::default()
+        };
+        let scenario = Scenario::build(
+            &ScenarioSpec::Pattern(PatternKind::SuddenSpike),
+            &opts,
+            &cfg.sim,
+        )
+        .unwrap();
+        let rows = Evaluation {
+            cfg: &cfg,
+            scenarios: &[scenario],
+            seeds: &[1],
+            tuned: None,
+        }
+        .run(&[
+            PolicySpec::Oracle,
+            PolicySpec::OracleAt("1.5".parse().unwrap()),
+        ])
+        .unwrap();
+        let (floor, loose) = (&rows[0], &rows[1]);
+        assert_eq!(loose.policy, "oracle:1.5");
+        assert!(loose.cost < floor.cost, "{loose:?} vs {floor:?}");
+        assert!(
+            loose.slo_compliance < floor.slo_compliance,
+            "{loose:?} vs {floor:?}"
+        );
     }
 }

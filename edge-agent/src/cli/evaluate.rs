@@ -16,6 +16,9 @@ use crate::table;
 pub(crate) struct EvaluateArgs {
     /// Comma-separated policies: hpa (Kubernetes HPA, 70 % CPU), tuned (HPA with its target
     /// grid-searched on the training scenarios), oracle (sees the future; the cost floor),
+    /// oracle:MARGIN (the same foresight sizing pods for MARGIN × the SLO instead of 0.9 ×:
+    /// above 1 it trades SLO compliance for cost, which maps the best cost at a given
+    /// compliance),
     /// dqn, ppo and hybrid (the shipped models), dqn:DIR, ppo:DIR and hybrid:DIR (models
     /// `train` wrote).
     #[arg(long, default_value = "hpa,tuned,oracle", env = "EDGE_AGENT_POLICY")]
@@ -124,6 +127,7 @@ fn resolve_policy(name: &PolicyName) -> anyhow::Result<PolicySpec> {
         PolicyName::Hpa => PolicySpec::Hpa,
         PolicyName::Tuned => PolicySpec::Tuned,
         PolicyName::Oracle => PolicySpec::Oracle,
+        PolicyName::OracleAt(margin) => PolicySpec::OracleAt(*margin),
         PolicyName::Learned(algo, dir) => {
             let (label, model) = crate::model_source::load_model(*algo, dir.as_deref())?;
             PolicySpec::Learned(Box::new(LearnedPolicy::new(label, model)))
