@@ -12,7 +12,7 @@
 //! before it reads anything else.
 
 use super::error::CodecError;
-use super::message::Message;
+use super::message::{Message, ModelPayload, Update};
 use super::{PROTOCOL_VERSION, codec};
 
 /// Bytes of the length prefix.
@@ -50,12 +50,16 @@ pub fn encode(message: &Message) -> Result<Vec<u8>, CodecError> {
 /// it through a series of doubling reallocations.
 fn size_hint(message: &Message) -> usize {
     const OVERHEAD: usize = 256;
-    let floats = match message {
-        Message::Update(u) => u.payload.values().len(),
-        Message::GlobalModel(g) => g.weights.len(),
+    let float_bytes = match message {
+        Message::Update(Update {
+            payload: ModelPayload::HalfDelta(v),
+            ..
+        }) => v.len() * 2,
+        Message::Update(u) => size_of_val(u.payload.values()),
+        Message::GlobalModel(g) => size_of_val(g.weights.as_slice()),
         Message::Hello(_) | Message::RoundOffer(_) | Message::Error(_) => 0,
     };
-    OVERHEAD + floats * size_of::<f32>()
+    OVERHEAD + float_bytes
 }
 
 /// Decodes `frame`, which must be exactly one complete frame, e.g. a whole stream read

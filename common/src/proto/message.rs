@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::floats::{f16_block, f32_block, round_to_f16};
+
 /// One protocol message; every frame carries exactly one.
 ///
 /// New variants go at the end: the encoding identifies a variant by its position, so
@@ -205,17 +207,37 @@ pub struct Update {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ModelPayload {
     /// Full weights.
-    Weights(Vec<f32>),
+    Weights(#[serde(with = "f32_block")] Vec<f32>),
     /// Trained weights minus the base version's, which lets the coordinator clip the
     /// norm of what one agent can change.
-    Delta(Vec<f32>),
+    Delta(#[serde(with = "f32_block")] Vec<f32>),
+    /// A delta that travels as `f16`: half the bytes of [`Delta`](Self::Delta). Values
+    /// are rounded to the nearest `f16` when encoded, so build it with
+    /// [`compact_delta`](Self::compact_delta), which rounds them first and falls back to
+    /// `Delta` when a value does not fit.
+    HalfDelta(#[serde(with = "f16_block")] Vec<f32>),
 }
 
 impl ModelPayload {
     /// The values, whichever form they are in, for shape and finiteness checks.
     pub fn values(&self) -> &[f32] {
         match self {
-            Self::Weights(v) | Self::Delta(v) => v,
+            Self::Weights(v) | Self::Delta(v) | Self::HalfDelta(v) => v,
+        }
+    }
+
+    /// Whether the values are full weights rather than a delta against the base.
+    pub fn is_weights(&self) -> bool {
+        matches!(self, Self::Weights(_))
+    }
+
+    /// `delta` as a [`HalfDelta`](Self::HalfDelta), its values rounded to what the
+    /// receiver will decode; as a plain [`Delta`](Self::Delta) if a finite value is
+    /// beyond the `f16` range.
+    pub fn compact_delta(mut delta: Vec<f32>) -> Self {
+        match round_to_f16(&mut delta) {
+            Ok(()) => Self::HalfDelta(delta),
+            Err(_) => Self::Delta(delta),
         }
     }
 }
@@ -241,6 +263,7 @@ pub struct GlobalModel {
     /// Its shape, so an agent can refuse a model it cannot load before touching weights.
     pub architecture: ModelArchitecture,
     /// Full weights in parameter order.
+    #[serde(with = "f32_block")]
     pub weights: Vec<f32>,
     /// The workload tags of the contributors, for picking a starting model by workload.
     pub tags: Vec<String>,

@@ -11,9 +11,12 @@
 //!
 //! The payload encoding lives in one private module (`codec`, bincode 2 today); nothing
 //! else depends on it, so changing it means that module plus a new [`PROTOCOL_VERSION`].
+//! How weight vectors are laid out inside it (byte blocks, `f16` deltas) is `floats`'s
+//! business, through serde, so it holds for any encoding.
 
 mod codec;
 mod error;
+mod floats;
 mod frame;
 mod message;
 #[cfg(test)]
@@ -21,6 +24,7 @@ mod tests;
 
 pub use codec::{decode_record, encode_record};
 pub use error::CodecError;
+pub use floats::{F16_MAX, round_to_f16};
 pub use frame::{FRAME_HEADER_LEN, FrameDecoder, decode, encode};
 pub use message::{
     ArchitectureMismatch, ErrorCode, ErrorMessage, GlobalModel, Hello, LocalMetrics, Message,
@@ -29,7 +33,9 @@ pub use message::{
 
 /// The version every frame carries. Bump it for any change to the framing, the payload
 /// encoding or the message types that an older peer would misread.
-pub const PROTOCOL_VERSION: u16 = 1;
+///
+/// History: 1, the first; 2, float vectors as byte blocks and `f16` deltas.
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// The ALPN protocol id, `rlas/<PROTOCOL_VERSION>`, computed from the version so the two
 /// cannot drift apart: a bump then also makes old and new builds refuse each other at the

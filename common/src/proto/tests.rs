@@ -51,6 +51,18 @@ fn samples() -> Vec<Message> {
                 cost: 0.0,
             },
         }),
+        Message::Update(Update {
+            round: 3,
+            base_version: 2,
+            sample_count: 9,
+            payload: ModelPayload::compact_delta(vec![0.5, -1.0 / 3.0, 1e-3, -0.0, 6e-8]),
+            metrics: LocalMetrics {
+                mean_reward: 1.0,
+                episodes: 2,
+                slo_compliance: 0.5,
+                cost: 1.5,
+            },
+        }),
         Message::GlobalModel(GlobalModel {
             version: 43,
             architecture: ModelArchitecture::dense(ModelKind::Ppo, vec![12, 256, 256]),
@@ -122,6 +134,68 @@ fn frame_starts_with_body_length_and_version() {
     let len = u32::from_be_bytes(frame[..4].try_into().unwrap());
     assert_eq!(len as usize, frame.len() - 4);
     assert_eq!(u16::from_be_bytes([frame[4], frame[5]]), PROTOCOL_VERSION);
+}
+
+#[test]
+fn a_half_delta_takes_two_bytes_a_value_and_arrives_as_its_rounded_values() {
+    let n = 102_403;
+    let delta: Vec<f32> = (0..n).map(|i| (i as f32 - 5e4) * 1e-7).collect();
+    let payload = ModelPayload::compact_delta(delta.clone());
+    assert!(matches!(payload, ModelPayload::HalfDelta(_)));
+    let update = |payload| {
+        Message::Update(Update {
+            round: 1,
+            base_version: 1,
+            sample_count: 1,
+            payload,
+            metrics: LocalMetrics {
+                mean_reward: 0.0,
+                episodes: 0,
+                slo_compliance: 0.0,
+                cost: 0.0,
+            },
+        })
+    };
+    let frame = encode(&update(payload.clone())).unwrap();
+    assert_eq!(frame.len(), 6 + 4 + 24 + 4 + 8 + 2 * n + 32);
+    let Message::Update(back) = decode(&frame, DEFAULT_MAX_FRAME_BYTES).unwrap() else {
+        panic!("not an update");
+    };
+    assert_eq!(back.payload, payload, "the rounded values, bit for bit");
+    for (sent, got) in delta.iter().zip(back.payload.values()) {
+        assert!(
+            (sent - got).abs() <= sent.abs() * 2f32.powi(-11) + 6e-8,
+            "{sent} {got}"
+        );
+    }
+    // A value beyond the f16 range keeps the whole delta in f32.
+    let wide = ModelPayload::compact_delta(vec![1.0, 1e6]);
+    assert_eq!(wide, ModelPayload::Delta(vec![1.0, 1e6]));
+}
+
+#[test]
+fn a_float_block_that_is_not_whole_floats_is_malformed() {
+    let frame = encode(&Message::GlobalModel(GlobalModel {
+        version: 1,
+        architecture: dqn(),
+        weights: vec![1.0, 2.0],
+        tags: Vec::new(),
+    }))
+    .unwrap();
+    // Payload: variant 4, version 8, architecture (kind 4, layers 8 + 5·4, count 8), then
+    // the block's byte length, 8 bytes.
+    let at = 6 + 4 + 8 + 4 + 8 + 5 * 4 + 8;
+    let mut bad = frame.to_vec();
+    assert_eq!(u64::from_le_bytes(bad[at..at + 8].try_into().unwrap()), 8);
+    bad[at..at + 8].copy_from_slice(&7u64.to_le_bytes());
+    // One byte fewer in the block, so the frame's length prefix must shrink by one too.
+    bad.remove(at + 8);
+    let len = u32::from_be_bytes(bad[..4].try_into().unwrap()) - 1;
+    bad[..4].copy_from_slice(&len.to_be_bytes());
+    let err = decode(&bad, DEFAULT_MAX_FRAME_BYTES)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not a whole number of 4-byte floats"), "{err}");
 }
 
 #[test]
@@ -370,7 +444,10 @@ fn a_huge_inner_weight_count_is_refused_within_the_frame() {
     let payload_len = frame.len() - FRAME_HEADER_LEN;
     // Header, variant index, round, base version, sample count, payload variant.
     let offset = FRAME_HEADER_LEN + 4 + 8 * 3 + 4;
-    for claim in [1 << 40, u64::MAX, 5] {
+    // The weights are a byte block: its length counts bytes, and one byte more than the
+    // rest of the payload is already too much.
+    let rest = (payload_len - (4 + 8 * 3 + 4 + 8)) as u64;
+    for claim in [1 << 40, u64::MAX, rest + 1] {
         let was = u64::from_le_bytes(frame[offset..offset + 8].try_into().unwrap());
         patch_u64(&mut frame, offset, was, claim);
         assert_eq!(

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
-use quinn::{Connection, Endpoint, IdleTimeout, SendStream, VarInt};
+use quinn::{Connection, Endpoint, EndpointConfig, IdleTimeout, SendStream, VarInt};
 
 use super::error::{
     AcceptError, ConnectError, EndpointError, HelloError, Side, StreamError, TlsError,
     handshake_hint,
 };
 use super::identity::{ClusterId, PeerIdentity, verify_claimed_cluster};
+use super::socket;
 use super::stream::{read_message, write_message};
 use super::tls::{self, Credentials, FleetCa};
 use crate::proto::{DEFAULT_MAX_FRAME_BYTES, ErrorCode, ErrorMessage, Hello, Message};
@@ -137,6 +138,7 @@ pub struct Listener {
     endpoint: Endpoint,
     ca_origin: Arc<str>,
     settings: TransportSettings,
+    receive_buffer_bytes: usize,
 }
 
 impl Listener {
@@ -184,18 +186,33 @@ impl Listener {
         config: quinn::ServerConfig,
         settings: TransportSettings,
     ) -> Result<Self, EndpointError> {
-        let endpoint = Endpoint::server(config, addr)
-            .map_err(|source| EndpointError::Bind { addr, source })?;
+        let bind_error = |source| EndpointError::Bind { addr, source };
+        let (socket, receive_buffer_bytes) = socket::bind(addr).map_err(bind_error)?;
+        let runtime = quinn::default_runtime().ok_or_else(|| {
+            bind_error(std::io::Error::other(
+                "no async runtime to drive the endpoint",
+            ))
+        })?;
+        let endpoint = Endpoint::new(EndpointConfig::default(), Some(config), socket, runtime)
+            .map_err(bind_error)?;
         Ok(Self {
             endpoint,
             ca_origin: ca.origin().into(),
             settings,
+            receive_buffer_bytes,
         })
     }
 
     /// The address actually bound.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.endpoint.local_addr()
+    }
+
+    /// The UDP receive buffer the kernel granted (see [`socket::RECEIVE_BUFFER_BYTES`]),
+    /// as it reports it: Linux counts its bookkeeping too and reports twice what it was
+    /// asked for.
+    pub fn receive_buffer_bytes(&self) -> usize {
+        self.receive_buffer_bytes
     }
 
     /// The next connection attempt, `None` once the listener is closed.
@@ -390,8 +407,16 @@ impl Dialer {
         server_name: impl Into<String>,
         ca_origin: &str,
     ) -> Result<Self, EndpointError> {
+        let bind_error = |source| EndpointError::Bind { addr: bind, source };
+        // A global model arrives as a burst too, so the agent asks for the same buffer.
+        let (socket, _) = socket::bind(bind).map_err(bind_error)?;
+        let runtime = quinn::default_runtime().ok_or_else(|| {
+            bind_error(std::io::Error::other(
+                "no async runtime to drive the endpoint",
+            ))
+        })?;
         let mut endpoint =
-            Endpoint::client(bind).map_err(|source| EndpointError::Bind { addr: bind, source })?;
+            Endpoint::new(EndpointConfig::default(), None, socket, runtime).map_err(bind_error)?;
         endpoint.set_default_client_config(config);
         Ok(Self {
             endpoint,

@@ -21,6 +21,7 @@ pub mod certs;
 mod endpoint;
 mod error;
 mod identity;
+pub mod socket;
 mod stream;
 #[cfg(test)]
 mod tests;

@@ -339,10 +339,7 @@ impl Aggregator {
 /// The payload's values, and whether they are full weights (relative to the base) rather
 /// than a delta.
 fn payload_values(payload: &ModelPayload) -> (&[f32], bool) {
-    match payload {
-        ModelPayload::Weights(w) => (w, true),
-        ModelPayload::Delta(d) => (d, false),
-    }
+    (payload.values(), payload.is_weights())
 }
 
 /// One value as a delta against its base value, in `f64`, so weights minus base cannot

@@ -1,8 +1,8 @@
 //! `coordinator bench`: round time and coordinator memory over real QUIC + mutual TLS on
 //! loopback. The coordinator runs in this process; the agents run in a child process
 //! (`coordinator bench-agents`), so the peak resident memory read from this process is
-//! the coordinator's alone. Agents answer each offer at once with a delta, so a round's
-//! time is the framework's cost: offers, model transfer, update transfer, validation,
+//! the coordinator's alone. Agents answer each offer at once with a delta (`f16` on the
+//! wire, as agents send by default, or `f32`), so a round's time is the framework's cost: offers, model transfer, update transfer, validation,
 //! aggregation, the registry write (with fsync), and pushing the new model.
 
 use std::fmt::Write as _;
@@ -47,10 +47,30 @@ pub(crate) struct BenchArgs {
     /// Output: a table, or one JSON object.
     #[arg(long, value_enum, default_value_t = Format::Table, env = "COORDINATOR_BENCH_FORMAT")]
     format: Format,
+    /// How the agents' deltas travel: `f16` (what agents send by default) or `f32`.
+    #[arg(long, value_enum, default_value_t = UpdatePrecision::F16, env = "COORDINATOR_BENCH_UPDATE_PRECISION")]
+    update_precision: UpdatePrecision,
     /// Registry directory for the published versions (default: a temporary directory,
     /// removed afterwards). Its file system's fsync speed is part of the round time.
     #[arg(long, value_name = "DIR", env = "COORDINATOR_BENCH_REGISTRY")]
     registry: Option<PathBuf>,
+}
+
+/// The precision of the benchmark agents' deltas on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum UpdatePrecision {
+    F16,
+    F32,
+}
+
+impl UpdatePrecision {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::F16 => "f16",
+            Self::F32 => "f32",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -65,6 +85,7 @@ struct Report {
     agents: usize,
     params: u32,
     rounds: u64,
+    update_precision: UpdatePrecision,
     /// Median over rounds of the time from opening a round (offers sent, preceded by the
     /// previous round's model) to closing it (every update folded, the result written to
     /// the registry).
@@ -178,6 +199,8 @@ fn spawn_agents(addr: SocketAddr, args: &BenchArgs, certs: &Path) -> anyhow::Res
         .arg(args.params.to_string())
         .arg("--certs")
         .arg(certs)
+        .arg("--update-precision")
+        .arg(args.update_precision.as_str())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .spawn()
@@ -282,6 +305,7 @@ fn report(args: &BenchArgs, measured: &Rounds) -> anyhow::Result<Report> {
         agents: args.agents,
         params: args.params,
         rounds: n as u64,
+        update_precision: args.update_precision,
         median_round_s: median,
         mean_round_s: seconds.iter().sum::<f64>() / n as f64,
         max_round_s: seconds[n - 1],
@@ -340,15 +364,18 @@ fn table(report: &Report) -> String {
     table.set_header([
         "agents",
         "params",
+        "deltas",
         "rounds",
         "median s/round",
         "max s/round",
         "peak RSS MB",
+        "CPU s/round (coordinator, agents)",
         "accepted",
     ]);
     table.add_row([
         report.agents.to_string(),
         report.params.to_string(),
+        report.update_precision.as_str().to_owned(),
         report.rounds.to_string(),
         format!("{:.4}", report.median_round_s),
         format!("{:.4}", report.max_round_s),

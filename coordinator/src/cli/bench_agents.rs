@@ -17,7 +17,7 @@ use common::proto::{
 };
 use common::transport::{Credentials, Dialer, FleetCa, TransportSettings, request};
 
-use super::bench::{SERVER_NAME, architecture, cluster_name};
+use super::bench::{SERVER_NAME, UpdatePrecision, architecture, cluster_name};
 
 /// Options of `coordinator bench-agents`.
 #[derive(Debug, Args)]
@@ -34,6 +34,9 @@ pub(crate) struct BenchAgentsArgs {
     /// Directory with `ca.pem` and each agent's `bench-N.pem` / `bench-N-key.pem`.
     #[arg(long)]
     certs: PathBuf,
+    /// How the deltas travel.
+    #[arg(long, value_enum)]
+    update_precision: UpdatePrecision,
 }
 
 /// The update of the round being answered, encoded once for every agent.
@@ -61,7 +64,13 @@ pub(crate) fn run(args: &BenchAgentsArgs) -> anyhow::Result<()> {
                 SERVER_NAME,
                 TransportSettings::default(),
             )?;
-            tasks.spawn(agent(dialer, args.addr, name, args.params, shared.clone()));
+            tasks.spawn(agent(
+                dialer,
+                args.addr,
+                name,
+                (args.params, args.update_precision),
+                shared.clone(),
+            ));
         }
         while let Some(result) = tasks.join_next().await {
             if let Err(e) = result.context("an agent task failed")? {
@@ -76,7 +85,7 @@ async fn agent(
     dialer: Dialer,
     addr: SocketAddr,
     cluster_id: String,
-    params: u32,
+    (params, precision): (u32, UpdatePrecision),
     shared: SharedUpdate,
 ) -> anyhow::Result<()> {
     let connection = dialer.connect(addr).await?;
@@ -97,7 +106,7 @@ async fn agent(
         match receive(&connection).await {
             Ok(None) => {}
             Ok(Some(Message::RoundOffer(offer))) => {
-                let frame = update_frame(&shared, &offer, params)?;
+                let frame = update_frame(&shared, &offer, params, precision)?;
                 let mut send = connection.open_uni().await?;
                 send.write_chunk(frame).await?;
                 send.finish()?;
@@ -129,7 +138,12 @@ async fn receive(connection: &quinn::Connection) -> anyhow::Result<Option<Messag
 }
 
 /// The encoded answer to `offer`: a small delta on every parameter from one sample.
-fn update_frame(shared: &SharedUpdate, offer: &RoundOffer, params: u32) -> anyhow::Result<Bytes> {
+fn update_frame(
+    shared: &SharedUpdate,
+    offer: &RoundOffer,
+    params: u32,
+    precision: UpdatePrecision,
+) -> anyhow::Result<Bytes> {
     let mut cached = shared
         .lock()
         .map_err(|_| anyhow::anyhow!("another agent panicked while encoding"))?;
@@ -142,7 +156,10 @@ fn update_frame(shared: &SharedUpdate, offer: &RoundOffer, params: u32) -> anyho
         round: offer.round,
         base_version: offer.base_version,
         sample_count: 1,
-        payload: ModelPayload::Delta(vec![1e-3; params as usize]),
+        payload: match precision {
+            UpdatePrecision::F16 => ModelPayload::compact_delta(vec![1e-3; params as usize]),
+            UpdatePrecision::F32 => ModelPayload::Delta(vec![1e-3; params as usize]),
+        },
         metrics: LocalMetrics {
             mean_reward: 0.0,
             episodes: 0,

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use common::rl::artifact::Algo;
+use edge_agent::federation::PayloadForm;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::aggregate::strategy::Strategy;
@@ -71,6 +72,10 @@ pub(crate) struct SimulateArgs {
     /// 0 is plain FedAvg.
     #[arg(long, default_value_t = 0.0, value_parser = non_negative)]
     proximal_mu: f64,
+    /// How the federated agents' deltas travel: `f16` (half the bytes; each value off by
+    /// at most a relative 2⁻¹¹) or `f32` (exact).
+    #[arg(long, value_enum, default_value_t = PrecisionArg::F16)]
+    update_precision: PrecisionArg,
     /// Keep the coordinator's model registry here instead of in a temporary directory
     /// (inspect it afterwards with `coordinator models --registry DIR list`). Must be
     /// empty or absent: a simulation starts its fleet from scratch.
@@ -85,6 +90,12 @@ pub(crate) struct SimulateArgs {
 enum AlgoArg {
     Dqn,
     Ppo,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum PrecisionArg {
+    F16,
+    F32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -136,6 +147,10 @@ pub(crate) fn run(args: &SimulateArgs) -> anyhow::Result<()> {
         transfer_freeze: args.transfer_freeze,
         skip_alone: args.skip_alone,
         proximal_mu: args.proximal_mu,
+        payload: match args.update_precision {
+            PrecisionArg::F16 => PayloadForm::HalfDelta,
+            PrecisionArg::F32 => PayloadForm::Delta,
+        },
         registry,
     };
     let display = Display::new(&spec);

@@ -106,8 +106,16 @@ impl Coordinator {
             version = fleet.version,
             next_round,
             parameters = architecture.parameter_count,
+            udp_receive_buffer_bytes = listener.receive_buffer_bytes(),
             "coordinator listening"
         );
+        if listener.receive_buffer_bytes() < common::transport::socket::RECEIVE_BUFFER_BYTES {
+            tracing::warn!(
+                granted = listener.receive_buffer_bytes(),
+                asked = common::transport::socket::RECEIVE_BUFFER_BYTES,
+                "the kernel granted a smaller UDP receive buffer than asked: when many agents answer at once, packets may be dropped and rounds slowed; raise net.core.rmem_max"
+            );
+        }
 
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let (version_tx, version) = watch::channel(fleet.version);

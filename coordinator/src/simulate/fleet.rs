@@ -42,6 +42,8 @@ pub(crate) struct FleetSpec {
     pub(crate) budget: u64,
     /// How updates are combined.
     pub(crate) strategy: Strategy,
+    /// What the agents' updates carry.
+    pub(crate) payload: PayloadForm,
     /// Where the coordinator keeps its versions.
     pub(crate) registry: PathBuf,
     /// Seed of sampling and of every agent's training.
@@ -129,7 +131,7 @@ pub(crate) async fn run(
             spec.algo,
             cfg,
             vec![cluster.scenario.clone()],
-            PayloadForm::Delta,
+            spec.payload,
         )
         .with_context(|| format!("cannot set up {}'s trainer", cluster.id))?;
         let config = FederationConfig {

@@ -30,6 +30,7 @@ use common::rl::transfer::{
     Exploration, RaceSpec, Score, Start, Workload, evaluate_hpa, evaluate_oracle, evaluate_weights,
     steps_to_reach,
 };
+use edge_agent::federation::PayloadForm;
 
 use crate::aggregate::strategy::Strategy;
 pub(crate) use report::Report;
@@ -66,6 +67,8 @@ pub(crate) struct SimulationSpec {
     pub(crate) skip_alone: bool,
     /// FedProx's μ for the federated agents (DQN); 0 is plain FedAvg.
     pub(crate) proximal_mu: f64,
+    /// What the federated agents' updates carry.
+    pub(crate) payload: PayloadForm,
     pub(crate) registry: PathBuf,
 }
 
@@ -123,6 +126,7 @@ pub(crate) fn run(
         rounds: spec.rounds,
         budget: spec.budget,
         strategy: spec.strategy,
+        payload: spec.payload,
         registry: spec.registry.clone(),
         seed: spec.seed,
     };
@@ -243,6 +247,11 @@ pub(crate) fn run(
             start: format!("{:?}", spec.start).to_lowercase(),
             strategy: spec.strategy.to_string(),
             proximal_mu: spec.proximal_mu,
+            update_precision: match spec.payload {
+                PayloadForm::HalfDelta => "f16",
+                PayloadForm::Delta | PayloadForm::Weights => "f32",
+            }
+            .to_owned(),
             seed: spec.seed,
             eval_seeds: spec.eval_seeds.clone(),
             final_version: outcome.version,

@@ -35,6 +35,8 @@ pub(crate) struct Settings {
     pub(crate) strategy: String,
     /// FedProx's μ for the federated agents; 0 is plain FedAvg.
     pub(crate) proximal_mu: f64,
+    /// How the agents' updates travelled: `f16` or `f32` deltas.
+    pub(crate) update_precision: String,
     pub(crate) seed: u64,
     pub(crate) eval_seeds: Vec<u64>,
     pub(crate) final_version: u64,
@@ -126,7 +128,7 @@ impl Report {
         let mut out = String::new();
         let s = &self.settings;
         out.push_str(&format!(
-            "\n{} clusters, {} rounds of {} steps per agent ({}, start: {}, {}), judged on seeds {:?}; final global model v{}\n\n",
+            "\n{} clusters, {} rounds of {} steps per agent ({}, start: {}, {}, {} deltas), judged on seeds {:?}; final global model v{}\n\n",
             s.clusters,
             s.rounds,
             s.budget_per_round,
@@ -137,6 +139,7 @@ impl Report {
             } else {
                 s.strategy.clone()
             },
+            s.update_precision,
             s.eval_seeds,
             s.final_version
         ));

@@ -47,7 +47,7 @@ pub(crate) fn train_alone(
                                 )?;
                             weights = match update.payload {
                                 ModelPayload::Weights(w) => w,
-                                ModelPayload::Delta(d) => {
+                                ModelPayload::Delta(d) | ModelPayload::HalfDelta(d) => {
                                     weights.iter().zip(&d).map(|(w, d)| w + d).collect()
                                 }
                             };

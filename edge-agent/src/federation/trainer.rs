@@ -43,6 +43,10 @@ pub enum PayloadForm {
     Weights,
     /// Trained minus base weights, which lets the coordinator clip each agent's step.
     Delta,
+    /// The delta rounded to `f16` on the wire: half the bytes of `Delta`, each value off
+    /// by at most a relative 2⁻¹¹ (a plain `Delta` is sent if a value exceeds the `f16`
+    /// range).
+    HalfDelta,
 }
 
 /// The trainer cannot be built from its configuration.
@@ -257,6 +261,9 @@ impl LocalTrainer {
             PayloadForm::Delta => {
                 ModelPayload::Delta(weights.iter().zip(base).map(|(w, b)| w - b).collect())
             }
+            PayloadForm::HalfDelta => {
+                ModelPayload::compact_delta(weights.iter().zip(base).map(|(w, b)| w - b).collect())
+            }
         };
         Ok(LocalUpdate {
             payload,
@@ -432,6 +439,24 @@ mod tests {
             assert_eq!(*dl, f - b);
         }
         assert_eq!(full.metrics, delta.metrics);
+    }
+
+    #[test]
+    fn a_half_delta_is_the_delta_rounded_to_f16() {
+        let (mut d, base) = trainer(Algo::Dqn, 5, PayloadForm::Delta);
+        let (mut h, _) = trainer(Algo::Dqn, 5, PayloadForm::HalfDelta);
+        let exact = d.train_round(&base, 100, &AtomicBool::new(false)).unwrap();
+        let half = h.train_round(&base, 100, &AtomicBool::new(false)).unwrap();
+        assert!(matches!(half.payload, ModelPayload::HalfDelta(_)));
+        let (exact, half) = (exact.payload.values(), half.payload.values());
+        assert_eq!(exact.len(), half.len());
+        for (e, h) in exact.iter().zip(half) {
+            assert!((e - h).abs() <= e.abs() * 2f32.powi(-11) + 6e-8, "{e} {h}");
+        }
+        assert!(
+            exact.iter().zip(half).any(|(e, h)| e != h),
+            "nothing was rounded"
+        );
     }
 
     #[test]
