@@ -46,9 +46,10 @@ pub struct ServerLimits {
     /// client that connects and stays silent does not hold a task forever. Default 10 s.
     pub hello_timeout: Duration,
     /// Bytes of incoming messages held at once, while they are read and decoded and
-    /// until the engine has folded them (each reserves about twice its frame: the frame
-    /// and its decoded values). Default 16 MiB: two 1M-parameter updates or twenty of
-    /// the 100k-parameter DQN, enough to keep two cores busy decoding. Further messages
+    /// until the engine has folded them (each reserves three times its frame: the frame
+    /// and its decoded values, which an `f16` delta widens to twice its bytes). Default
+    /// 16 MiB: two 1M-parameter `f16` updates or twenty-six of the 100k-parameter DQN,
+    /// enough to keep two cores busy decoding. Further messages
     /// wait, and QUIC flow control keeps their bytes at the agents, so coordinator memory
     /// does not grow with the fleet.
     pub receive_budget_bytes: usize,
