@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
-use quinn::{Connection, Endpoint, EndpointConfig, IdleTimeout, SendStream, VarInt};
+use quinn::{Connection, Endpoint, IdleTimeout, SendStream, VarInt};
 
 use super::error::{
     AcceptError, ConnectError, EndpointError, HelloError, Side, StreamError, TlsError,
@@ -186,15 +186,8 @@ impl Listener {
         config: quinn::ServerConfig,
         settings: TransportSettings,
     ) -> Result<Self, EndpointError> {
-        let bind_error = |source| EndpointError::Bind { addr, source };
-        let (socket, receive_buffer_bytes) = socket::bind(addr).map_err(bind_error)?;
-        let runtime = quinn::default_runtime().ok_or_else(|| {
-            bind_error(std::io::Error::other(
-                "no async runtime to drive the endpoint",
-            ))
-        })?;
-        let endpoint = Endpoint::new(EndpointConfig::default(), Some(config), socket, runtime)
-            .map_err(bind_error)?;
+        let (endpoint, receive_buffer_bytes) = socket::endpoint(addr, Some(config))
+            .map_err(|source| EndpointError::Bind { addr, source })?;
         Ok(Self {
             endpoint,
             ca_origin: ca.origin().into(),
@@ -407,16 +400,9 @@ impl Dialer {
         server_name: impl Into<String>,
         ca_origin: &str,
     ) -> Result<Self, EndpointError> {
-        let bind_error = |source| EndpointError::Bind { addr: bind, source };
         // A global model arrives as a burst too, so the agent asks for the same buffer.
-        let (socket, _) = socket::bind(bind).map_err(bind_error)?;
-        let runtime = quinn::default_runtime().ok_or_else(|| {
-            bind_error(std::io::Error::other(
-                "no async runtime to drive the endpoint",
-            ))
-        })?;
-        let mut endpoint =
-            Endpoint::new(EndpointConfig::default(), None, socket, runtime).map_err(bind_error)?;
+        let (mut endpoint, _) = socket::endpoint(bind, None)
+            .map_err(|source| EndpointError::Bind { addr: bind, source })?;
         endpoint.set_default_client_config(config);
         Ok(Self {
             endpoint,

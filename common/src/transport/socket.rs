@@ -15,10 +15,23 @@ use std::net::{SocketAddr, UdpSocket};
 /// that sysctl on a coordinator serving a large fleet if less is granted.
 pub const RECEIVE_BUFFER_BYTES: usize = 8 << 20;
 
+/// A quinn endpoint on `addr` (a server if `server` is given) over [`bind`]'s socket,
+/// with the receive buffer granted.
+pub(crate) fn endpoint(
+    addr: SocketAddr,
+    server: Option<quinn::ServerConfig>,
+) -> io::Result<(quinn::Endpoint, usize)> {
+    let (socket, granted) = bind(addr)?;
+    let runtime = quinn::default_runtime()
+        .ok_or_else(|| io::Error::other("no async runtime to drive the endpoint"))?;
+    let endpoint = quinn::Endpoint::new(quinn::EndpointConfig::default(), server, socket, runtime)?;
+    Ok((endpoint, granted))
+}
+
 /// Binds `addr` and asks for [`RECEIVE_BUFFER_BYTES`] of receive buffer; returns the
 /// socket with the size granted. A refused size is not an error: the socket still works,
 /// with the kernel's default.
-pub(crate) fn bind(addr: SocketAddr) -> io::Result<(UdpSocket, usize)> {
+fn bind(addr: SocketAddr) -> io::Result<(UdpSocket, usize)> {
     let socket = UdpSocket::bind(addr)?;
     let sock = socket2::SockRef::from(&socket);
     let _ = sock.set_recv_buffer_size(RECEIVE_BUFFER_BYTES);

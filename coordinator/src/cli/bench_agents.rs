@@ -1,6 +1,7 @@
 //! `coordinator bench-agents`: the benchmark's agents, in a process of their own so they
 //! do not count toward the coordinator's memory. Each agent has its own certificate,
-//! socket and connection, says hello, and answers every offer at once with a delta. To
+//! socket and connection, says hello, and answers every offer at once with a delta (in
+//! the precision the benchmark was asked for). To
 //! leave the machine's CPU to the coordinator being measured, the agents share one
 //! encoded update per round and read global models to their end without decoding them.
 
