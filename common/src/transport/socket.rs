@@ -11,8 +11,10 @@
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 
-/// The receive buffer asked for. The kernel grants at most `net.core.rmem_max`; raise
-/// that sysctl on a coordinator serving a large fleet if less is granted.
+/// The receive buffer asked for. Linux grants at most `net.core.rmem_max` and reports
+/// twice what it granted, so a reported size of at least this much means at least 4 MiB
+/// granted: the `rmem_max` of the machine the README's round times were measured on.
+/// Raise that sysctl on a coordinator serving a large fleet if less is reported.
 pub const RECEIVE_BUFFER_BYTES: usize = 8 << 20;
 
 /// A quinn endpoint on `addr` (a server if `server` is given) over [`bind`]'s socket,
