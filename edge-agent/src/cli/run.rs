@@ -21,7 +21,7 @@ use crate::control::envelope::replay_envelope;
 use crate::control::shell::{ControlLoop, GlobalModels, unix_now_s};
 use crate::control::step::{ControlStep, Decider};
 use crate::control::store_models::StoreModels;
-use crate::experience::ExperienceLog;
+use crate::experience::Recorder;
 use crate::federate_config::FederateConfig;
 use crate::federation::{FederationClient, LocalTrainer};
 use crate::leader::task::{LeaderTask, LeaseLocation};
@@ -161,22 +161,9 @@ async fn run_loop(cfg: RunConfig) -> anyhow::Result<()> {
         timeout,
     );
 
-    let experience = ExperienceLog::open(&cfg.experience.dir, cfg.experience.retention())?;
-    if experience.recovered_bytes() > 0 {
-        warn!(
-            bytes = experience.recovered_bytes(),
-            "dropped a transition torn by a crash at the end of the experience log"
-        );
-    }
-    info!(
-        dir = %experience.dir().display(),
-        transitions = experience.len(),
-        segments = experience.segments(),
-        bytes = experience.bytes(),
-        max_bytes = cfg.experience.max_bytes,
-        max_age_days = cfg.experience.max_age_days,
-        "experience log open"
-    );
+    // A full disk does not stop the agent: it decides without recording until there is
+    // room (see `Recorder`).
+    let experience = Recorder::open(&cfg.experience.dir, cfg.experience.retention())?;
 
     // A step is stalled when it has not finished within three intervals plus the time its
     // two reads may take.

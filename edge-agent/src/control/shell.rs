@@ -18,7 +18,7 @@ use super::envelope::{replay_envelope, replay_policy_envelope};
 use super::step::{ControlStep, Reading};
 use super::store_models::StoreModels;
 use crate::actuator::Actuator;
-use crate::experience::ExperienceLog;
+use crate::experience::Recorder;
 use crate::federation::global_model_policy;
 use crate::leader::gate::LeaderGate;
 use crate::metrics::MetricsSource;
@@ -77,7 +77,7 @@ pub(crate) struct ControlLoop<M, A> {
     step: ControlStep,
     metrics: M,
     actuator: A,
-    experience: ExperienceLog,
+    experience: Recorder,
     observed: Observed,
     interval: Duration,
     tally: Tally,
@@ -94,7 +94,7 @@ impl<M: MetricsSource, A: Actuator> ControlLoop<M, A> {
         step: ControlStep,
         metrics: M,
         actuator: A,
-        experience: ExperienceLog,
+        experience: Recorder,
         observed: Observed,
         interval: Duration,
     ) -> Self {
@@ -383,7 +383,7 @@ mod tests {
         };
         let (publish, models) = watch::channel(None);
         let dir = tempfile::tempdir().unwrap();
-        let log = ExperienceLog::open(dir.path(), Retention::default()).unwrap();
+        let log = Recorder::open(dir.path(), Retention::default()).unwrap();
         let observed = Observed {
             metrics: Arc::new(AgentMetrics::new()),
             health: Arc::new(Health::new(0, 60)),
@@ -428,7 +428,7 @@ mod tests {
     #[tokio::test]
     async fn a_standby_agent_decides_but_writes_only_once_it_leads() {
         let dir = tempfile::tempdir().unwrap();
-        let log = ExperienceLog::open(dir.path(), Retention::default()).unwrap();
+        let log = Recorder::open(dir.path(), Retention::default()).unwrap();
         let observed = Observed {
             metrics: Arc::new(AgentMetrics::new()),
             health: Arc::new(Health::new(0, 60)),
@@ -482,8 +482,9 @@ mod tests {
     #[tokio::test]
     async fn a_transition_the_disk_cannot_take_is_counted_and_autoscaling_goes_on() {
         let dir = tempfile::tempdir().unwrap();
-        let mut log = ExperienceLog::open(dir.path(), Retention::default()).unwrap();
-        log.limit_disk_room(Some(0));
+        // Full from the start: the log cannot even be created.
+        let log = Recorder::open_with_room(dir.path(), Retention::default(), 0).unwrap();
+        assert!(!log.is_open());
         let observed = Observed {
             metrics: Arc::new(AgentMetrics::new()),
             health: Arc::new(Health::new(0, 60)),
@@ -511,10 +512,22 @@ mod tests {
             "{text}"
         );
 
-        // Space again: the next transition is recorded.
+        // Space again: the log opens and the next transition is recorded.
         control.experience.limit_disk_room(None);
         control.interval_once(1_030).await;
         assert_eq!(control.experience.len(), 1);
         assert_eq!(control.tally.decisions, 3);
+
+        // Full again mid-run: counted, and deciding goes on.
+        control.experience.limit_disk_room(Some(0));
+        control.interval_once(1_045).await;
+        assert_eq!(control.experience.len(), 1);
+        assert_eq!(control.tally.decisions, 4);
+        assert!(
+            observed
+                .metrics
+                .encode()
+                .contains("\nrl_agent_experience_errors_total 3\n")
+        );
     }
 }

@@ -14,12 +14,14 @@ mod error;
 mod frame;
 mod log;
 mod reader;
+mod recorder;
 mod retention;
 mod segment;
 mod transition;
 
 pub(crate) use log::ExperienceLog;
 pub(crate) use reader::ExperienceReader;
+pub(crate) use recorder::Recorder;
 pub(crate) use retention::{
     DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_BYTES, DEFAULT_SEGMENT_BYTES, Retention,
 };
