@@ -77,6 +77,13 @@ pub(crate) struct TwinSection {
     /// when the agent starts; until the log can calibrate the twin (two hours of varied
     /// traffic with scale-ups), rounds train on the configured scenarios. Default false.
     pub(crate) federate_in_twin: bool,
+    /// With `federate_in_twin`: the newest quarter of the recording is held back from the
+    /// rounds, and a global model goes into service only if, played through that slice in
+    /// the twin, it is cheaper than the policy in service at equal or better SLO
+    /// compliance (the promotion gate's rule); otherwise the agent keeps deciding with
+    /// the policy it has, while the rounds still train from the new model. Verdicts are
+    /// logged and counted like the store's. Default true.
+    pub(crate) gate_global_models: bool,
 }
 
 impl Default for TwinSection {
@@ -88,6 +95,7 @@ impl Default for TwinSection {
             retrain_timesteps: 20_000,
             retrain_nice: 10,
             federate_in_twin: false,
+            gate_global_models: true,
         }
     }
 }

@@ -53,6 +53,12 @@ impl LearnedPolicy {
         }
     }
 
+    /// The same policy under another report name (the scorecard reports by name).
+    pub fn renamed(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
     /// The network's raw outputs for one observation: Q-values (DQN, hybrid) or action
     /// logits (PPO).
     pub fn scores(&self, observation: &Observation) -> Vec<f32> {

@@ -18,7 +18,8 @@ use tracing::{info, warn};
 
 use crate::actuator::{KubeActuator, client_from_kubeconfig, infer_client, user_agent};
 use crate::control::envelope::replay_envelope;
-use crate::control::shell::{ControlLoop, GlobalModels, unix_now_s};
+use crate::control::global_models::GlobalModels;
+use crate::control::shell::{ControlLoop, unix_now_s};
 use crate::control::step::{ControlStep, Decider};
 use crate::control::store_models::StoreModels;
 use crate::experience::Recorder;
@@ -34,6 +35,8 @@ use crate::run_config::RunConfig;
 use crate::safety::envelope::TrainingEnvelope;
 use crate::safety::layer::SafetyLayer;
 use crate::twin::federated::twin_trainer;
+use crate::twin::gate::DEFAULT_GATE_SEEDS;
+use crate::twin::global_gate::GlobalGate;
 use crate::twin::timer::RetrainTimer;
 
 #[derive(Debug, Args)]
@@ -239,6 +242,10 @@ async fn run_loop(cfg: RunConfig) -> anyhow::Result<()> {
             let fed = FederateConfig::load(path)
                 .with_context(|| format!("federation.config {}", path.display()))?;
             let train = fed.train_config();
+            let gate_seeds = cfg
+                .twin
+                .gate_global_models
+                .then(|| DEFAULT_GATE_SEEDS.to_vec());
             let in_twin = if cfg.twin.federate_in_twin {
                 match twin_trainer(
                     fed.algo,
@@ -246,21 +253,25 @@ async fn run_loop(cfg: RunConfig) -> anyhow::Result<()> {
                     fed.payload,
                     &cfg.experience.dir,
                     cfg.prometheus.rate_window_s,
+                    gate_seeds,
                 ) {
-                    Ok((trainer, twin)) => {
+                    Ok(twin) => {
+                        let info = &twin.info;
                         info!(
-                            recorded_s = twin.recorded_s,
-                            capacity_rps = twin.capacity_rps,
-                            startup_delay_s = twin.startup_delay_s,
-                            episodes = twin.episodes,
+                            recorded_s = info.recorded_s,
+                            training_s = info.training_s,
+                            capacity_rps = info.capacity_rps,
+                            startup_delay_s = info.startup_delay_s,
+                            episodes = info.episodes,
+                            gate_held_back_s = twin.gate.as_ref().map(GlobalGate::held_back_s),
                             "federation rounds train in the twin calibrated from the recording"
                         );
-                        Some(trainer)
+                        Some(twin)
                     }
                     Err(e) => {
                         warn!(
                             error = %format!("{e:#}"),
-                            "cannot train the rounds in the twin yet; training on the configured scenarios"
+                            "cannot train the rounds in the twin yet; training on the configured scenarios, and global models are served ungated"
                         );
                         None
                     }
@@ -268,10 +279,13 @@ async fn run_loop(cfg: RunConfig) -> anyhow::Result<()> {
             } else {
                 None
             };
-            let trainer = match in_twin {
-                Some(trainer) => trainer,
-                None => LocalTrainer::new(fed.algo, train.clone(), fed.payload)
-                    .context("local training set-up")?,
+            let (trainer, gate) = match in_twin {
+                Some(twin) => (twin.trainer, twin.gate),
+                None => (
+                    LocalTrainer::new(fed.algo, train.clone(), fed.payload)
+                        .context("local training set-up")?,
+                    None,
+                ),
             };
             // Global models run as this agent's rounds train them: in the twin, observed
             // through the twin's normalisation.
@@ -282,9 +296,14 @@ async fn run_loop(cfg: RunConfig) -> anyhow::Result<()> {
             info!(
                 cluster = %fed.cluster_id,
                 coordinator = %fed.coordinator.address,
-                "federating: global models replace the policy as they arrive"
+                gated = gate.is_some(),
+                "federating: global models replace the policy as they arrive (with a gate, only those it finds better)"
             );
             let global = GlobalModels::new(client.model(), fed.algo, train);
+            let global = match gate {
+                Some(gate) => global.gated_by(gate),
+                None => global,
+            };
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
             let task = tokio::spawn(client.run(async move {
                 let _ = stopped.await;

@@ -5,6 +5,7 @@
 //! through the Kubernetes API and persists experience wraps it.
 
 pub(crate) mod envelope;
+pub(crate) mod global_models;
 pub(crate) mod shell;
 pub(crate) mod startups;
 pub(crate) mod step;

@@ -4,22 +4,17 @@
 //! reports all of it as metrics and logs. Nothing here decides anything; a failure of one
 //! interval is logged and counted, and the next interval starts on time.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::proto::GlobalModel;
-use common::rl::artifact::{Algo, TrainConfig};
 use common::rl::policy::LearnedPolicy;
-use tokio::sync::watch;
-
 use tracing::{debug, error, info, warn};
 
 use super::envelope::{replay_envelope, replay_policy_envelope};
+use super::global_models::{GlobalModels, Next};
 use super::step::{ControlStep, Reading};
 use super::store_models::StoreModels;
 use crate::actuator::Actuator;
 use crate::experience::Recorder;
-use crate::federation::global_model_policy;
 use crate::leader::gate::LeaderGate;
 use crate::metrics::MetricsSource;
 use crate::observe::server::Observed;
@@ -42,33 +37,6 @@ pub(crate) struct Tally {
     pub(crate) unread: u64,
     /// Writes not made because another agent led.
     pub(crate) withheld: u64,
-}
-
-/// Where global models come from when the agent federates: the client's model channel,
-/// and what the fleet's networks are (algorithm and training configuration).
-#[derive(Debug)]
-pub(crate) struct GlobalModels {
-    pub(crate) models: watch::Receiver<Option<Arc<GlobalModel>>>,
-    pub(crate) algo: Algo,
-    pub(crate) cfg: TrainConfig,
-    /// The newest version refused, so a bad model is logged once, not every interval.
-    refused: u64,
-}
-
-impl GlobalModels {
-    /// Models from `models`, built as `algo` networks shaped by `cfg`.
-    pub(crate) fn new(
-        models: watch::Receiver<Option<Arc<GlobalModel>>>,
-        algo: Algo,
-        cfg: TrainConfig,
-    ) -> Self {
-        Self {
-            models,
-            algo,
-            cfg,
-            refused: 0,
-        }
-    }
 }
 
 /// The loop and everything it drives.
@@ -190,32 +158,42 @@ impl<M: MetricsSource, A: Actuator> ControlLoop<M, A> {
         self
     }
 
-    /// Switches to the newest global model if it is newer than the one deciding.
-    fn adopt_newer_model(&mut self) {
+    /// Switches to the newest global model if it is newer than the one deciding and (with
+    /// a gate) the gate found it better.
+    fn adopt_newer_model(&mut self, now_s: u64) {
         let Some(g) = &mut self.global else {
             return;
         };
-        let Some(model) = g.models.borrow().clone() else {
+        let step = &self.step;
+        let Some(next) = g.poll(step.model_version(), || step.learned_policy().cloned()) else {
             return;
         };
-        if model.version <= self.step.model_version() || model.version == g.refused {
-            return;
-        }
-        match global_model_policy(&model, g.algo, &g.cfg) {
-            Ok(policy) => {
-                let envelope = replay_policy_envelope(&policy, &g.cfg)
+        let m = &self.observed.metrics;
+        match next {
+            Next::Adopt {
+                policy,
+                version,
+                verdict,
+            } => {
+                let envelope = replay_policy_envelope(&policy, g.config())
                     .map_err(|why| warn!("no training envelope for the global model: {why}"))
                     .ok();
-                self.step.adopt(policy, model.version, envelope);
-                self.observed.metrics.set_model_version(model.version);
-                info!(
-                    version = model.version,
-                    "now deciding with the global model"
-                );
+                self.step.adopt(*policy, version, envelope);
+                m.set_model_version(version);
+                match verdict {
+                    Some(v) => {
+                        m.twin_verdict(true, v.candidate.cost / v.current.cost, now_s);
+                        info!(version, reason = %v.reason, "now deciding with the global model, which the gate found better");
+                    }
+                    None => info!(version, "now deciding with the global model"),
+                }
             }
-            Err(e) => {
-                g.refused = model.version;
-                warn!(version = model.version, error = %e, "cannot run the global model; keeping the current policy");
+            Next::Kept { version, verdict } => {
+                m.twin_verdict(false, verdict.candidate.cost / verdict.current.cost, now_s);
+                info!(version, reason = %verdict.reason, "the gate kept the global model out of service");
+            }
+            Next::Refused { version, why } => {
+                warn!(version, error = %why, "cannot run the global model; keeping the current policy");
             }
         }
     }
@@ -246,7 +224,7 @@ impl<M: MetricsSource, A: Actuator> ControlLoop<M, A> {
 
     /// One interval at `now_s`.
     pub(crate) async fn interval_once(&mut self, now_s: u64) {
-        self.adopt_newer_model();
+        self.adopt_newer_model(now_s);
         self.adopt_store_model();
         let (read, state) = tokio::join!(self.metrics.read(now_s), self.actuator.state());
         let m = &self.observed.metrics;
@@ -346,11 +324,18 @@ impl<M: MetricsSource, A: Actuator> ControlLoop<M, A> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use common::env::EnvConfig;
     use common::policy::Hpa;
+    use common::proto::GlobalModel;
+    use common::rl::artifact::{Algo, TrainConfig, TrainedNetwork};
     use common::rl::fleet_model::{architecture, fresh_weights};
+    use common::rl::params::flatten;
+    use common::rl::policy::LearnedPolicy;
     use common::sim::Simulator;
     use common::traffic::ArrivalSeries;
+    use tokio::sync::watch;
 
     use super::*;
     use crate::actuator::SimulatedActuator;
@@ -361,6 +346,8 @@ mod tests {
     use crate::observe::metrics::AgentMetrics;
     use crate::safety::config::SafetyConfig;
     use crate::safety::layer::SafetyLayer;
+    use crate::twin::global_gate::GlobalGate;
+    use crate::twin::test_support::{constant_model, small_config};
 
     fn simulator() -> Simulator {
         let series = ArrivalSeries::new("flat", vec![300.0; 3_600]);
@@ -423,6 +410,108 @@ mod tests {
         assert_eq!(control.step.model_version(), 3, "kept the last good model");
         assert_eq!(control.experience.len(), 3);
         assert_eq!(control.tally.decisions, 3);
+    }
+
+    #[tokio::test]
+    async fn a_gated_global_model_serves_only_once_the_gate_finds_it_better() {
+        const HOLD: usize = 1;
+        const MORE: usize = 2;
+        let cfg = small_config();
+        let global = |version: u64, action: usize| {
+            let TrainedNetwork::Dqn(net) = constant_model(action).network else {
+                unreachable!("constant models are DQNs")
+            };
+            GlobalModel {
+                version,
+                architecture: architecture(Algo::Dqn, &cfg),
+                weights: flatten(&net),
+                tags: Vec::new(),
+            }
+        };
+        // Two pods serve the held-back 140 req/s; a policy that keeps adding pods is dearer.
+        let gate = GlobalGate::new(
+            EnvConfig::default(),
+            ArrivalSeries::new("recorded-held-back", vec![140.0; 1800]),
+            vec![1, 2],
+        );
+        let (publish, models) = watch::channel(None);
+        let dir = tempfile::tempdir().unwrap();
+        let observed = Observed {
+            metrics: Arc::new(AgentMetrics::new()),
+            health: Arc::new(Health::new(0, 60)),
+        };
+        let mut step = ControlStep::new(
+            EnvConfig::default().sim,
+            Decider::Baseline(Box::new(Hpa::default())),
+            SafetyLayer::new(SafetyConfig::default()).unwrap(),
+        );
+        step.adopt(
+            LearnedPolicy::new("in-service", constant_model(MORE)),
+            1,
+            None,
+        );
+        let mut control = ControlLoop::new(
+            step,
+            SimulatedSource::new(simulator()),
+            SimulatedActuator::new(simulator()),
+            Recorder::open(dir.path(), Retention::default()).unwrap(),
+            observed.clone(),
+            Duration::from_secs(15),
+        )
+        .with_global_models(GlobalModels::new(models, Algo::Dqn, cfg.clone()).gated_by(gate));
+        let verdicts = |outcome: &str| {
+            let text = observed.metrics.encode();
+            let key = format!("rl_agent_twin_verdicts_total{{outcome=\"{outcome}\"}} ");
+            text.lines()
+                .find_map(|l| l.strip_prefix(key.as_str()))
+                .map_or(0.0, |v| v.parse::<f64>().unwrap())
+        };
+        let mut now_s = 1_000;
+        // Intervals until the condition holds, a little apart so the gate's thread runs.
+        macro_rules! run_until {
+            ($done:expr) => {{
+                let mut ok = false;
+                for _ in 0..400 {
+                    control.interval_once(now_s).await;
+                    now_s += 15;
+                    if $done {
+                        ok = true;
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                }
+                assert!(ok, "no verdict within 400 intervals");
+            }};
+        }
+
+        // Better (as cheap as two pods, as good for the users): served once judged, not before.
+        publish.send_replace(Some(Arc::new(global(2, HOLD))));
+        control.interval_once(now_s).await;
+        now_s += 15;
+        assert_eq!(
+            control.step.model_version(),
+            1,
+            "not served before the verdict"
+        );
+        run_until!(control.step.model_version() == 2);
+        assert_eq!(verdicts("promoted"), 1.0);
+        assert!(
+            observed
+                .metrics
+                .encode()
+                .contains("\nrl_agent_model_version 2\n")
+        );
+
+        // Worse: kept out, the model in service keeps deciding, and it is judged once.
+        publish.send_replace(Some(Arc::new(global(3, MORE))));
+        run_until!(verdicts("kept") == 1.0);
+        assert_eq!(control.step.model_version(), 2);
+        for _ in 0..3 {
+            control.interval_once(now_s).await;
+            now_s += 15;
+        }
+        assert_eq!(control.step.model_version(), 2);
+        assert_eq!((verdicts("promoted"), verdicts("kept")), (1.0, 1.0));
     }
 
     #[tokio::test]

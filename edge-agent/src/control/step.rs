@@ -102,6 +102,14 @@ impl ControlStep {
         }
     }
 
+    /// The learned policy deciding; `None` while the HPA rule does.
+    pub(crate) fn learned_policy(&self) -> Option<&LearnedPolicy> {
+        match &self.decider {
+            Decider::Learned { policy, .. } => Some(policy),
+            Decider::Baseline(_) => None,
+        }
+    }
+
     /// Normalises observations by `sim` from the next decision on: a model trained in a
     /// calibrated twin reads request rates against the twin's pod capacity, as it learned
     /// to. The metrics history behind the mean and max entries is kept.

@@ -18,7 +18,8 @@ use common::scenario::Scenario;
 use common::traffic::ArrivalSeries;
 
 use super::augment::{AugmentOptions, augment};
-use super::recording::{RecordingOptions, sample_of, series_of};
+use super::global_gate::GlobalGate;
+use super::recording::{RecordingOptions, sample_of, series_of, split_recording};
 use super::retrain::{DEFAULT_EPISODE_S, episode_windows};
 use crate::calibration::{CalibrationOptions, calibrate};
 use crate::experience::{ExperienceReader, Transition};
@@ -31,20 +32,33 @@ const MIN_RECORDED_S: u64 = 2 * 3600;
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct TwinTraining {
     pub(crate) recorded_s: u64,
+    /// Recorded seconds the rounds train on (all of them unless some are held back).
+    pub(crate) training_s: u64,
     pub(crate) capacity_rps: f64,
     pub(crate) startup_delay_s: f64,
     pub(crate) episodes: usize,
 }
 
+/// The rounds' trainer in the twin, and the gate for global models when one was asked for.
+#[derive(Debug)]
+pub(crate) struct TwinFederation {
+    pub(crate) trainer: LocalTrainer,
+    pub(crate) info: TwinTraining,
+    pub(crate) gate: Option<GlobalGate>,
+}
+
 /// A round trainer for `algo` with `train`'s learner settings, training in the twin
-/// calibrated from the log in `experience` on its recorded traffic.
+/// calibrated from the log in `experience` on its recorded traffic. With `gate_seeds`, the
+/// newest quarter of the recording is held back from training and a [`GlobalGate`] judges
+/// global models on it with those seeds.
 pub(crate) fn twin_trainer(
     algo: Algo,
     mut train: TrainConfig,
     payload: PayloadForm,
     experience: &Path,
     rate_window_s: u64,
-) -> anyhow::Result<(LocalTrainer, TwinTraining)> {
+    gate_seeds: Option<Vec<u64>>,
+) -> anyhow::Result<TwinFederation> {
     let log: Vec<Transition> = ExperienceReader::open(experience)?
         .collect::<Result<_, _>>()
         .context("reading the experience log")?;
@@ -58,20 +72,33 @@ pub(crate) fn twin_trainer(
     )
     .context("calibrating the twin")?;
     let interval_s = u64::from(calibration.sim.decision_interval_s);
-    let (rates, summary) = series_of(
-        log.iter().filter_map(sample_of),
-        &RecordingOptions {
-            interval_s,
-            max_gap_s: 4 * interval_s,
-            ..RecordingOptions::default()
-        },
-    );
-    anyhow::ensure!(
-        summary.recorded_s >= MIN_RECORDED_S,
-        "the recording holds {} s of traffic, at least {MIN_RECORDED_S} s are needed to train rounds on it",
-        summary.recorded_s
-    );
-    let recorded = ArrivalSeries::new("recorded", rates);
+    let opts = RecordingOptions {
+        interval_s,
+        max_gap_s: 4 * interval_s,
+        min_recorded_s: MIN_RECORDED_S,
+        ..RecordingOptions::default()
+    };
+    let (recorded, held_back, recorded_s) = if gate_seeds.is_some() {
+        let recording = split_recording(log.iter().filter_map(sample_of), &opts)
+            .context("the recording to train the rounds on and judge global models with")?;
+        (
+            recording.training,
+            Some(recording.held_back),
+            recording.summary.recorded_s,
+        )
+    } else {
+        let (rates, summary) = series_of(log.iter().filter_map(sample_of), &opts);
+        anyhow::ensure!(
+            summary.recorded_s >= MIN_RECORDED_S,
+            "the recording holds {} s of traffic, at least {MIN_RECORDED_S} s are needed to train rounds on it",
+            summary.recorded_s
+        );
+        (
+            ArrivalSeries::new("recorded", rates),
+            None,
+            summary.recorded_s,
+        )
+    };
     let series = augment(
         &recorded,
         &AugmentOptions {
@@ -80,21 +107,28 @@ pub(crate) fn twin_trainer(
         },
     );
     let windows = episode_windows(&series, DEFAULT_EPISODE_S);
-    let episodes = windows.len();
     let info = TwinTraining {
-        recorded_s: summary.recorded_s,
+        recorded_s,
+        training_s: recorded.len_s(),
         capacity_rps: calibration.capacity.capacity_rps,
         startup_delay_s: calibration.startup.delay_s,
-        episodes,
+        episodes: windows.len(),
     };
     train.env = EnvConfig {
         sim: calibration.sim,
         ..train.env
     };
+    let gate = held_back
+        .zip(gate_seeds)
+        .map(|(held_back, seeds)| GlobalGate::new(train.env.clone(), held_back, seeds));
     let scenarios = windows.into_iter().map(Scenario::fixed).collect();
     let trainer = LocalTrainer::with_scenarios(algo, train, scenarios, payload)
         .context("local training in the twin")?;
-    Ok((trainer, info))
+    Ok(TwinFederation {
+        trainer,
+        info,
+        gate,
+    })
 }
 
 #[cfg(test)]
@@ -121,16 +155,23 @@ mod tests {
             .map(|t| 300.0 + 200.0 * ((t as f32) / 900.0).sin())
             .collect();
         write_simulated_recording(dir.path(), &truth(), rates, 3, 1_700_000_000).unwrap();
-        let (mut trainer, info) = twin_trainer(
+        let TwinFederation {
+            mut trainer,
+            info,
+            gate,
+        } = twin_trainer(
             Algo::Dqn,
             small_config(),
             PayloadForm::Weights,
             dir.path(),
             60,
+            None,
         )
         .unwrap();
+        assert!(gate.is_none());
         assert!((info.capacity_rps - 60.0).abs() < 3.0, "{info:?}");
         assert!(info.recorded_s >= 4 * 3600 - 120, "{info:?}");
+        assert_eq!(info.training_s, info.recorded_s);
         assert!(info.episodes >= 5, "{info:?}");
         assert_eq!(trainer.config().env.sim.pod.capacity_rps, info.capacity_rps);
         let base = common::rl::fleet_model::fresh_weights(Algo::Dqn, trainer.config(), 1);
@@ -151,12 +192,41 @@ mod tests {
             PayloadForm::Weights,
             dir.path(),
             60,
+            None,
         )
         .err()
         .unwrap();
         assert!(
             format!("{err:#}").contains("calibrating the twin"),
             "{err:#}"
+        );
+    }
+
+    #[test]
+    fn with_a_gate_the_newest_quarter_is_held_back_from_the_rounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let rates = (0..4 * 3600)
+            .map(|t| 300.0 + 200.0 * ((t as f32) / 900.0).sin())
+            .collect();
+        write_simulated_recording(dir.path(), &truth(), rates, 3, 1_700_000_000).unwrap();
+        let twin = twin_trainer(
+            Algo::Dqn,
+            small_config(),
+            PayloadForm::Weights,
+            dir.path(),
+            60,
+            Some(vec![1]),
+        )
+        .unwrap();
+        let gate = twin.gate.expect("a gate was asked for");
+        let info = twin.info;
+        assert_eq!(gate.held_back_s() + info.training_s, info.recorded_s);
+        let quarter = info.recorded_s as f64 / 4.0;
+        assert!(
+            (gate.held_back_s() as f64 - quarter).abs() <= 15.0,
+            "{} s held back of {} s",
+            gate.held_back_s(),
+            info.recorded_s
         );
     }
 }

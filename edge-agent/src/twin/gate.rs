@@ -116,6 +116,24 @@ pub(crate) fn judge(
     current: &TrainedModel,
     seeds: &[u64],
 ) -> Result<Verdict, GateError> {
+    judge_policies(
+        env,
+        held_back,
+        LearnedPolicy::new(CANDIDATE, candidate.clone()),
+        Some(LearnedPolicy::new(CURRENT, current.clone())),
+        seeds,
+    )
+}
+
+/// [`judge`] for policies already loaded. `current` is `None` when the policy in service
+/// is the HPA rule itself: its row is then the current policy's too.
+pub(crate) fn judge_policies(
+    env: &EnvConfig,
+    held_back: &ArrivalSeries,
+    candidate: LearnedPolicy,
+    current: Option<LearnedPolicy>,
+    seeds: &[u64],
+) -> Result<Verdict, GateError> {
     if seeds.is_empty() {
         return Err(GateError::Input("the gate needs at least one seed".into()));
     }
@@ -132,16 +150,27 @@ pub(crate) fn judge(
         seeds,
         tuned: None,
     }
-    .run(&[
-        PolicySpec::Learned(Box::new(LearnedPolicy::new(CANDIDATE, candidate.clone()))),
-        PolicySpec::Learned(Box::new(LearnedPolicy::new(CURRENT, current.clone()))),
-        PolicySpec::Hpa,
-    ])?;
-    let of = |name: &str| {
-        let runs = rows.iter().filter(|r| r.policy == name).cloned().collect();
+    .run(
+        &[
+            Some(PolicySpec::Learned(Box::new(candidate.renamed(CANDIDATE)))),
+            current.map(|c| PolicySpec::Learned(Box::new(c.renamed(CURRENT)))),
+            Some(PolicySpec::Hpa),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>(),
+    )?;
+    let of = |name: &str, from: &str| {
+        let runs = rows.iter().filter(|r| r.policy == from).cloned().collect();
         PolicyScore::of(name, runs)
     };
-    let (candidate, current, hpa) = (of(CANDIDATE), of(CURRENT), of(HPA));
+    let candidate = of(CANDIDATE, CANDIDATE);
+    let hpa = of(HPA, HPA);
+    let current = if rows.iter().any(|r| r.policy == CURRENT) {
+        of(CURRENT, CURRENT)
+    } else {
+        of(CURRENT, HPA)
+    };
     let (promote, reason) = decide(&candidate, &current, &hpa);
     Ok(Verdict {
         promote,

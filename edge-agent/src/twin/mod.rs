@@ -17,7 +17,9 @@
 //! - `store`: the model directory a running agent loads from, with the previous model kept
 //!   for rollback and every verdict logged, each change crash-safe;
 //! - `timer`: `run`'s schedule, retraining as a child process every so many hours of
-//!   recorded traffic.
+//!   recorded traffic;
+//! - `federated` and `global_gate`: a federated agent's rounds trained in the twin, and
+//!   the same gate applied to the global models that come back.
 //!
 //! Everything but `priority`, `store` and the reading of the log is pure and deterministic
 //! for a seed: no clock, no I/O.
@@ -25,6 +27,7 @@
 pub(crate) mod augment;
 pub(crate) mod federated;
 pub(crate) mod gate;
+pub(crate) mod global_gate;
 pub(crate) mod offline;
 pub(crate) mod priority;
 pub(crate) mod recording;
