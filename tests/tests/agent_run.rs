@@ -366,3 +366,171 @@ async fn a_scheduled_retrain_runs_once_enough_traffic_is_recorded_and_its_verdic
     assert_eq!(events(&log, "retrain finished").len(), 1, "{log}");
     assert_eq!(events(&log, "promotion gate verdict").len(), 1, "{log}");
 }
+
+/// `coordinator serve` as a process, on loopback with a development CA: its QUIC address
+/// from the first line it prints.
+struct Coordinator {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+}
+
+impl Coordinator {
+    /// Serves the shipped DQN as version 1 and runs one round of `budget` steps (the next
+    /// would be an hour later).
+    fn start(dir: &std::path::Path, ca: &common::transport::certs::DevCa, budget: u64) -> Self {
+        use std::io::BufRead;
+
+        let server = ca
+            .issue_server(&["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .expect("a server certificate");
+        let write = |name: &str, text: &str| {
+            std::fs::write(dir.join(name), text).expect("write the coordinator's files");
+        };
+        write("ca.pem", &ca.cert_pem());
+        write("server.pem", server.cert_pem());
+        write("server-key.pem", &server.key_pem());
+        let config = dir.join("serve.toml");
+        write(
+            "serve.toml",
+            &format!(
+                "listen = \"127.0.0.1:0\"\nregistry = \"registry\"\n\
+                 [tls]\nca = \"ca.pem\"\ncert = \"server.pem\"\nkey = \"server-key.pem\"\n\
+                 [model]\nalgo = \"dqn\"\ninitial = \"default\"\n\
+                 [admin]\nlisten = \"127.0.0.1:0\"\n\
+                 [rounds]\nmin_agents = 1\nquorum = 1.0\ngrace = \"0s\"\ndeadline = \"2m\"\n\
+                 budget_env_steps = {budget}\ninterval = \"1h\"\n"
+            ),
+        );
+        let mut child = std::process::Command::new(rl_autoscaler_tests::bin("coordinator"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env_remove("COORDINATOR_CONFIG")
+            .env("COORDINATOR_LOG", "warn")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start coordinator serve");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut line = String::new();
+        stdout
+            .read_line(&mut line)
+            .expect("read the coordinator's output");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .parse()
+            .expect("an address");
+        // Keep reading, so the coordinator never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        Self { child, addr }
+    }
+}
+
+impl Drop for Coordinator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_federated_agent_trains_its_round_in_the_twin_and_serves_only_global_models_the_gate_passes()
+ {
+    use common::transport::ClusterId;
+    use common::transport::certs::DevCa;
+
+    let cluster = Cluster::start().await;
+    let dir = cluster.dir.path();
+    // Three hours recorded before this agent started: enough to calibrate the twin and
+    // hold back the last 45 minutes for the gate.
+    let now = rl_autoscaler_tests::cluster_world::unix_now_f64() as u64;
+    let rates: Vec<f32> = (0..3 * 3600u64)
+        .map(|t| (300.0 + 250.0 * (t as f64 / 3600.0 * std::f64::consts::TAU).sin()) as f32)
+        .collect();
+    edge_agent::write_simulated_recording(
+        &dir.join("experience"),
+        &SimConfig::default(),
+        rates,
+        7,
+        now - 3 * 3600 - 60,
+    )
+    .expect("write the recording");
+
+    let ca = DevCa::generate().unwrap();
+    let coordinator_dir = dir.join("coordinator");
+    std::fs::create_dir_all(&coordinator_dir).unwrap();
+    let coordinator = Coordinator::start(&coordinator_dir, &ca, 2_000);
+    let certs = dir.join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    let client = ca.issue_client(&ClusterId::new("alpha").unwrap()).unwrap();
+    std::fs::write(certs.join("ca.pem"), ca.cert_pem()).unwrap();
+    std::fs::write(certs.join("alpha.pem"), client.cert_pem()).unwrap();
+    std::fs::write(certs.join("alpha-key.pem"), client.key_pem()).unwrap();
+    let federate = dir.join("federate.toml");
+    std::fs::write(
+        &federate,
+        format!(
+            "cluster_id = \"alpha\"\nalgo = \"dqn\"\n\
+             [coordinator]\naddress = \"{}\"\nserver_name = \"localhost\"\n\
+             [tls]\ndir = {:?}\n",
+            coordinator.addr,
+            certs.display().to_string()
+        ),
+    )
+    .unwrap();
+    let settings = AgentSettings {
+        extra_toml: format!(
+            "\n[federation]\nconfig = {:?}\n\n[twin]\nfederate_in_twin = true\n",
+            federate.display().to_string()
+        ),
+        ..cluster.settings("dqn")
+    };
+    let mut agent = cluster.spawn(&settings);
+
+    // Version 1 is the shipped DQN the agent already runs: judged, and not cheaper than
+    // itself, so kept out. Version 2 comes from the agent's own round, trained in the
+    // twin; the gate judges it too.
+    wait_for(
+        &mut agent,
+        "rl_agent_twin_verdicts_total",
+        2.0,
+        Duration::from_secs(240),
+    )
+    .await;
+    let metrics = agent.metrics().await.expect("metrics");
+    let promoted = metrics["rl_agent_twin_verdicts_total{outcome=\"promoted\"}"];
+    let kept = metrics["rl_agent_twin_verdicts_total{outcome=\"kept\"}"];
+    assert!(kept >= 1.0, "{metrics:?}");
+    assert_eq!(promoted + kept, 2.0, "{metrics:?}");
+    let version = metrics["rl_agent_model_version"];
+    if promoted == 1.0 {
+        assert_eq!(version, 2.0, "the promoted global model decides");
+    } else {
+        assert_eq!(version, 0.0, "the shipped model keeps deciding");
+    }
+    let log = terminate(agent).await;
+    let built = events(
+        &log,
+        "federation rounds train in the twin calibrated from the recording",
+    );
+    assert_eq!(built.len(), 1, "{log}");
+    let held_back = built[0]["fields"]["gate_held_back_s"].as_u64().unwrap();
+    assert!(
+        (2600..=2800).contains(&held_back),
+        "{held_back} s held back"
+    );
+    let training_s = built[0]["fields"]["training_s"].as_u64().unwrap();
+    let recorded_s = built[0]["fields"]["recorded_s"].as_u64().unwrap();
+    assert_eq!(training_s + held_back, recorded_s);
+    let judged_v1 = events(&log, "the gate kept the global model out of service");
+    assert!(
+        judged_v1.iter().any(|e| e["fields"]["version"] == 1
+            && e["fields"]["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("not cheaper"))),
+        "{log}"
+    );
+    drop(coordinator);
+}
