@@ -72,6 +72,25 @@ impl Cluster {
         }
     }
 
+    /// Writes into the agent's experience directory the three hours an agent running the
+    /// HPA rule recorded before this one started, ending a minute ago: an hourly wave
+    /// between 50 and 550 req/s. Returns the Unix second now.
+    fn record_three_hours(&self) -> u64 {
+        let now = rl_autoscaler_tests::cluster_world::unix_now_f64() as u64;
+        let rates: Vec<f32> = (0..3 * 3600u64)
+            .map(|t| (300.0 + 250.0 * (t as f64 / 3600.0 * std::f64::consts::TAU).sin()) as f32)
+            .collect();
+        edge_agent::write_simulated_recording(
+            &self.dir.path().join("experience"),
+            &SimConfig::default(),
+            rates,
+            7,
+            now - 3 * 3600 - 60,
+        )
+        .expect("write the recording");
+        now
+    }
+
     fn spawn(&self, settings: &AgentSettings) -> AgentProcess {
         AgentProcess::spawn(&self.world, settings, self.dir.path()).expect("agent")
     }
@@ -308,20 +327,7 @@ async fn prometheus_down_hands_over_to_the_hpa_rule_and_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scheduled_retrain_runs_once_enough_traffic_is_recorded_and_its_verdict_is_counted() {
     let cluster = Cluster::start().await;
-    // Three hours an agent recorded before this one started, ending a minute ago.
-    let now = rl_autoscaler_tests::cluster_world::unix_now_f64() as u64;
-    let rates: Vec<f32> = (0..3 * 3600u64)
-        .map(|t| (300.0 + 250.0 * (t as f64 / 3600.0 * std::f64::consts::TAU).sin()) as f32)
-        .collect();
-    let experience = cluster.dir.path().join("experience");
-    edge_agent::write_simulated_recording(
-        &experience,
-        &SimConfig::default(),
-        rates,
-        7,
-        now - 3 * 3600 - 60,
-    )
-    .expect("write the recording");
+    let now = cluster.record_three_hours();
     let store = cluster.dir.path().join("store");
     let settings = AgentSettings {
         extra_toml: format!(
@@ -443,20 +449,8 @@ async fn a_federated_agent_trains_its_round_in_the_twin_and_serves_only_global_m
 
     let cluster = Cluster::start().await;
     let dir = cluster.dir.path();
-    // Three hours recorded before this agent started: enough to calibrate the twin and
-    // hold back the last 45 minutes for the gate.
-    let now = rl_autoscaler_tests::cluster_world::unix_now_f64() as u64;
-    let rates: Vec<f32> = (0..3 * 3600u64)
-        .map(|t| (300.0 + 250.0 * (t as f64 / 3600.0 * std::f64::consts::TAU).sin()) as f32)
-        .collect();
-    edge_agent::write_simulated_recording(
-        &dir.join("experience"),
-        &SimConfig::default(),
-        rates,
-        7,
-        now - 3 * 3600 - 60,
-    )
-    .expect("write the recording");
+    // Enough to calibrate the twin and hold back the last 45 minutes for the gate.
+    cluster.record_three_hours();
 
     let ca = DevCa::generate().unwrap();
     let coordinator_dir = dir.join("coordinator");

@@ -148,13 +148,19 @@ mod tests {
         cfg
     }
 
-    #[test]
-    fn rounds_train_in_the_twin_calibrated_from_the_recording() {
+    /// Four hours of a 15-minute wave between 100 and 500 req/s on the `truth` workload.
+    fn four_hours_recorded() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         let rates = (0..4 * 3600)
             .map(|t| 300.0 + 200.0 * ((t as f32) / 900.0).sin())
             .collect();
         write_simulated_recording(dir.path(), &truth(), rates, 3, 1_700_000_000).unwrap();
+        dir
+    }
+
+    #[test]
+    fn rounds_train_in_the_twin_calibrated_from_the_recording() {
+        let dir = four_hours_recorded();
         let TwinFederation {
             mut trainer,
             info,
@@ -204,11 +210,7 @@ mod tests {
 
     #[test]
     fn with_a_gate_the_newest_quarter_is_held_back_from_the_rounds() {
-        let dir = tempfile::tempdir().unwrap();
-        let rates = (0..4 * 3600)
-            .map(|t| 300.0 + 200.0 * ((t as f32) / 900.0).sin())
-            .collect();
-        write_simulated_recording(dir.path(), &truth(), rates, 3, 1_700_000_000).unwrap();
+        let dir = four_hours_recorded();
         let twin = twin_trainer(
             Algo::Dqn,
             small_config(),
