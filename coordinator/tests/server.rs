@@ -45,6 +45,30 @@ async fn an_agent_gets_the_model_an_offer_and_after_its_update_the_next_model() 
 }
 
 #[tokio::test]
+async fn the_last_rounds_model_reaches_the_agent_when_the_coordinator_stops_right_after() {
+    let rounds = RoundPolicy {
+        max_rounds: Some(1),
+        ..policy(1)
+    };
+    // A million parameters: 4 MB take a while to cross even loopback.
+    let big = ModelArchitecture::dense(ModelKind::Dqn, vec![1000, 1000]);
+    let params = big.parameter_count as usize;
+    let fleet = Fleet::start_with(rounds, big.clone(), vec![1.0; params]).await;
+    let agent = Agent::connect(fleet.dialer("alpha"), fleet.addr()).await;
+    agent.hello("alpha", big).await;
+    let offer = agent.expect_offer().await;
+    agent.answer(&offer, vec![0.5; params]).await;
+    // What `coordinator serve` does: shut down as soon as the last round is done, while
+    // its model may still be on the way to the agent.
+    within("the rounds to finish", fleet.handle.finished()).await;
+    let stopped = tokio::spawn(fleet.handle.shutdown());
+    let last = agent.expect_model().await;
+    assert_eq!(last.version, 2);
+    assert_eq!(last.weights, vec![1.5; params]);
+    within("the shutdown", stopped).await.unwrap();
+}
+
+#[tokio::test]
 async fn an_agent_that_disconnects_mid_round_does_not_stall_it() {
     let mut fleet = Fleet::start(RoundPolicy {
         deadline: Duration::from_secs(2),

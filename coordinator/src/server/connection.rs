@@ -8,7 +8,8 @@ use common::transport::{
     TransportSettings, write_message,
 };
 use quinn::{Connection, ConnectionError, SendStream};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinSet;
 
 use super::engine_task::{Command, HelloReply, Outbound};
 use super::options::ServerLimits;
@@ -22,6 +23,25 @@ pub(super) struct Shared {
     pub(super) budget: ReceiveBudget,
     pub(super) transport: TransportSettings,
     pub(super) limits: ServerLimits,
+    /// Writers still running: shutdown waits (briefly) for them to deliver what the engine
+    /// sent last, such as the model of a final round, before it closes the connections.
+    pub(super) writers: Arc<watch::Sender<usize>>,
+}
+
+/// Counts a writer as running while it lives, even if it is aborted.
+struct Running(Arc<watch::Sender<usize>>);
+
+impl Running {
+    fn new(writers: &Arc<watch::Sender<usize>>) -> Self {
+        writers.send_modify(|n| *n += 1);
+        Self(Arc::clone(writers))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
 }
 
 /// Serves one connection attempt until it ends.
@@ -83,7 +103,11 @@ pub(super) async fn serve(pending: PendingAgent, id: ConnectionId, shared: Arc<S
     }
 
     let connection = agent.connection().clone();
-    let writer = tokio::spawn(write_outbox(connection.clone(), outbox_rx));
+    let writer = tokio::spawn(write_outbox(
+        connection.clone(),
+        outbox_rx,
+        Running::new(&shared.writers),
+    ));
     let end = read_streams(&connection, id, &cluster_id, &shared).await;
     match end {
         ConnectionError::ApplicationClosed(_) | ConnectionError::LocallyClosed => {
@@ -168,28 +192,49 @@ async fn read_streams(
     }
 }
 
-/// Sends each outbound frame on a stream of its own, in order, until the engine closes
-/// the outbox or the connection fails.
-async fn write_outbox(connection: Connection, mut outbox: mpsc::UnboundedReceiver<Outbound>) {
-    while let Some(outbound) = outbox.recv().await {
+/// Sends what the engine queues for this agent, one message per unidirectional stream,
+/// until the engine drops the queue (it stopped, or the agent left). Then it waits until
+/// the agent has acknowledged every stream it was sent, so that a coordinator shutting
+/// down does not close the connection over a model still in flight.
+async fn write_outbox(
+    connection: Connection,
+    mut outbox: mpsc::UnboundedReceiver<Outbound>,
+    _running: Running,
+) {
+    // Streams sent but not yet acknowledged; reaped as they complete.
+    let mut in_flight = JoinSet::new();
+    loop {
+        let outbound = tokio::select! {
+            outbound = outbox.recv() => outbound,
+            Some(_) = in_flight.join_next(), if !in_flight.is_empty() => continue,
+        };
         match outbound {
-            Outbound::Frame(frame) => {
+            None => break,
+            Some(Outbound::Frame(frame)) => {
                 let sent = async {
                     let mut send = connection.open_uni().await?;
                     send.write_chunk(frame).await?;
                     send.finish()?;
-                    Ok::<_, StreamError>(())
+                    Ok::<_, StreamError>(send)
                 }
                 .await;
-                if let Err(e) = sent {
-                    tracing::debug!("cannot send to the agent: {e}");
-                    return;
+                match sent {
+                    Ok(send) => {
+                        in_flight.spawn(async move {
+                            let _ = send.stopped().await;
+                        });
+                    }
+                    Err(e) => {
+                        tracing::debug!("cannot send to the agent: {e}");
+                        return;
+                    }
                 }
             }
-            Outbound::Close(reason) => {
+            Some(Outbound::Close(reason)) => {
                 connection.close(CLOSE_SHUTDOWN, reason.as_bytes());
                 return;
             }
         }
     }
+    while in_flight.join_next().await.is_some() {}
 }

@@ -138,11 +138,13 @@ impl Coordinator {
             observed: observed.clone(),
         };
         let engine_task = tokio::spawn(task.run(commands_rx, shutdown_rx.clone()));
+        let (writers_tx, writers) = watch::channel(0_usize);
         let shared = Arc::new(Shared {
             commands,
             budget: ReceiveBudget::new(limits.receive_budget_bytes),
             transport,
             limits,
+            writers: Arc::new(writers_tx),
         });
         let accept_task = tokio::spawn(accept(
             listener.clone(),
@@ -157,7 +159,9 @@ impl Coordinator {
             finished,
             shutdown,
             listener,
-            tasks: vec![engine_task, accept_task],
+            engine_task,
+            accept_task,
+            writers,
             observed,
         })
     }
@@ -243,6 +247,9 @@ async fn accept(
     .await;
 }
 
+/// The longest shutdown waits for agents to acknowledge what was sent to them.
+pub(crate) const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// A running coordinator. Dropping the handle also stops it, but abruptly: agents only
 /// notice at their idle timeout; [`shutdown`](Self::shutdown) closes their connections in
 /// order.
@@ -254,7 +261,10 @@ pub struct CoordinatorHandle {
     finished: watch::Receiver<bool>,
     shutdown: watch::Sender<bool>,
     listener: Arc<Listener>,
-    tasks: Vec<JoinHandle<()>>,
+    engine_task: JoinHandle<()>,
+    accept_task: JoinHandle<()>,
+    /// How many connections still have messages to deliver.
+    writers: watch::Receiver<usize>,
     observed: Observed,
 }
 
@@ -287,16 +297,29 @@ impl CoordinatorHandle {
         let _ = finished.wait_for(|f| *f).await;
     }
 
-    /// Stops taking connections and rounds, closes every agent connection (agents see an
-    /// orderly close and reconnect at once to whoever listens next), and waits for the
-    /// tasks to end. A round still open is abandoned, unpublished.
+    /// Stops taking connections and rounds, lets every agent receive what was already
+    /// sent to it (the model of the last round, say; for at most 2 s),
+    /// closes every agent connection (agents see an orderly close and reconnect at once
+    /// to whoever listens next), and waits for the tasks to end. A round still open is
+    /// abandoned, unpublished.
     pub async fn shutdown(self) {
         self.observed.health.stopping();
         let _ = self.shutdown.send(true);
-        self.listener.shutdown().await;
-        for task in self.tasks {
-            let _ = task.await;
+        // The engine first: when it stops it drops the agents' queues, and each writer
+        // then finishes what was queued and waits for the agent's acknowledgement.
+        let _ = self.engine_task.await;
+        let mut writers = self.writers;
+        let drained = tokio::time::timeout(DRAIN_TIMEOUT, writers.wait_for(|n| *n == 0))
+            .await
+            .is_ok();
+        if !drained {
+            tracing::warn!(
+                connections = *writers.borrow(),
+                "agents did not acknowledge every message in time; closing anyway"
+            );
         }
+        self.listener.shutdown().await;
+        let _ = self.accept_task.await;
         tracing::info!("coordinator stopped");
     }
 }

@@ -88,13 +88,22 @@ pub struct Fleet {
 
 impl Fleet {
     pub async fn start(rounds: RoundPolicy) -> Self {
+        Self::start_with(rounds, architecture(), vec![1.0; PARAMS]).await
+    }
+
+    /// A fleet of another model than the tiny default.
+    pub async fn start_with(
+        rounds: RoundPolicy,
+        architecture: ModelArchitecture,
+        initial_weights: Vec<f32>,
+    ) -> Self {
         let pki = Pki::new();
         let registry = tempfile::tempdir().unwrap();
         let options = CoordinatorOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             registry: registry.path().to_owned(),
-            architecture: architecture(),
-            initial_weights: vec![1.0; PARAMS],
+            architecture,
+            initial_weights,
             aggregation: AggregationConfig {
                 strategy: Strategy::FedAvg,
                 clip_norm: None,
