@@ -263,8 +263,25 @@ fn rollback_is_refused_while_another_process_writes_the_registry() {
     // Reading needs no lock.
     succeeds(tmp.path(), &["list"]);
     succeeds(tmp.path(), &["show", "2"]);
-    // Once the writer is gone, the rollback goes through.
+    // Once the writer is gone, the rollback goes through. The lock is an flock, held by
+    // every copy of the file descriptor: a process another test forks at this moment holds
+    // a copy until it execs (which closes it). So the lock may outlive `drop` for that
+    // instant; the rollback is retried while it is still refused for the lock, and only
+    // for that.
     drop(lock);
-    succeeds(tmp.path(), &["rollback", "1"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let out = coordinator(tmp.path(), &["rollback", "1"]);
+        if out.status.success() {
+            break;
+        }
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("being written by another process")
+                && std::time::Instant::now() < deadline,
+            "coordinator models rollback 1 failed:\n{err}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     assert!(tmp.path().join("v000003").exists());
 }

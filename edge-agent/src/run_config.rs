@@ -84,6 +84,10 @@ pub(crate) struct TwinSection {
     /// the policy it has, while the rounds still train from the new model. Verdicts are
     /// logged and counted like the store's. Default true.
     pub(crate) gate_global_models: bool,
+    /// With `federate_in_twin`: rebuild the twin (calibration, training and held-back
+    /// slices) from the experience log every this many hours, so it follows the workload;
+    /// while none could be built yet, try again every `check_every_s`. Default 6.
+    pub(crate) recalibrate_every_h: f64,
 }
 
 impl Default for TwinSection {
@@ -96,6 +100,7 @@ impl Default for TwinSection {
             retrain_nice: 10,
             federate_in_twin: false,
             gate_global_models: true,
+            recalibrate_every_h: 6.0,
         }
     }
 }
@@ -413,6 +418,11 @@ impl RunConfig {
             self.twin.check_every_s >= 1,
             "twin.check_every_s must be at least 1"
         );
+        let every = self.twin.recalibrate_every_h;
+        ensure!(
+            every.is_finite() && every > 0.0,
+            "twin.recalibrate_every_h must be a positive number of hours, got {every}"
+        );
         ensure!(
             self.twin.retrain_timesteps >= 1,
             "twin.retrain_timesteps must be at least 1"
@@ -639,6 +649,10 @@ mod tests {
             (
                 "[twin]\nretrain_nice = 25",
                 "twin.retrain_nice must be 0 to 19",
+            ),
+            (
+                "[twin]\nrecalibrate_every_h = 0",
+                "twin.recalibrate_every_h must be a positive number",
             ),
             (
                 "[twin]\nfederate_in_twin = true",

@@ -417,3 +417,42 @@ async fn a_certificate_of_another_cluster_is_refused_before_connecting() {
     );
     assert!(err.to_string().contains("`alpha`"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replacement_trainer_trains_the_next_round_and_one_for_another_network_is_refused() {
+    let fleet = Fleet::new();
+    let listener = fleet.coordinator(loopback()).await;
+    let (replace, replacements) = tokio::sync::mpsc::channel(2);
+    let client = fleet
+        .client("alpha", listener.local_addr().unwrap())
+        .with_trainer_replacements(replacements);
+    let mut agent = Agent::start(client);
+    let (conn, _) = accept(&listener, Message::GlobalModel(global_model(1))).await;
+    agent.wait_model(1).await;
+
+    // As a recalibrated twin would arrive: first a trainer whose network does not fit the
+    // fleet's, then one that does and sends deltas instead of the original's weights.
+    let mut other = train_config();
+    other.dqn.hidden = vec![8];
+    other.dqn.dropout = vec![0.0];
+    replace
+        .send(LocalTrainer::new(Algo::Dqn, other, PayloadForm::Weights).unwrap())
+        .await
+        .unwrap();
+    replace
+        .send(LocalTrainer::new(Algo::Dqn, train_config(), PayloadForm::Delta).unwrap())
+        .await
+        .unwrap();
+    send_uni(conn.connection(), &offer(1, 1, 100, 60_000))
+        .await
+        .unwrap();
+    let Message::Update(update) = next_from(&conn).await else {
+        panic!("expected an update");
+    };
+    assert!(
+        matches!(update.payload, ModelPayload::Delta(_)),
+        "the replacement trained the round"
+    );
+    let trainer = agent.stop().await;
+    assert_eq!(trainer.rounds(), 1);
+}

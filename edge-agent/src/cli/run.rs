@@ -34,7 +34,7 @@ use crate::observe::server::{Observed, bind, serve};
 use crate::run_config::RunConfig;
 use crate::safety::envelope::TrainingEnvelope;
 use crate::safety::layer::SafetyLayer;
-use crate::twin::federated::twin_trainer;
+use crate::twin::federated::{TwinSpec, keep_twin_fresh};
 use crate::twin::gate::DEFAULT_GATE_SEEDS;
 use crate::twin::global_gate::GlobalGate;
 use crate::twin::timer::RetrainTimer;
@@ -236,6 +236,8 @@ async fn run_loop(cfg: RunConfig) -> anyhow::Result<()> {
             (control.with_leader_gate(gate), Some((stop, task)))
         }
     };
+    // Rebuilds the twin federated rounds train in as the recording grows.
+    let mut twin_refresh = None;
     let (control, federation) = match &cfg.federation.config {
         None => (control, None),
         Some(path) => {
@@ -246,15 +248,16 @@ async fn run_loop(cfg: RunConfig) -> anyhow::Result<()> {
                 .twin
                 .gate_global_models
                 .then(|| DEFAULT_GATE_SEEDS.to_vec());
+            let spec = TwinSpec {
+                algo: fed.algo,
+                train: train.clone(),
+                payload: fed.payload,
+                experience: cfg.experience.dir.clone(),
+                rate_window_s: cfg.prometheus.rate_window_s,
+                gate_seeds,
+            };
             let in_twin = if cfg.twin.federate_in_twin {
-                match twin_trainer(
-                    fed.algo,
-                    train.clone(),
-                    fed.payload,
-                    &cfg.experience.dir,
-                    cfg.prometheus.rate_window_s,
-                    gate_seeds,
-                ) {
+                match spec.build() {
                     Ok(twin) => {
                         let info = &twin.info;
                         info!(
@@ -271,7 +274,7 @@ async fn run_loop(cfg: RunConfig) -> anyhow::Result<()> {
                     Err(e) => {
                         warn!(
                             error = %format!("{e:#}"),
-                            "cannot train the rounds in the twin yet; training on the configured scenarios, and global models are served ungated"
+                            "cannot train the rounds in the twin yet; training on the configured scenarios, and serving global models ungated, until the recording can calibrate it (tried every twin.check_every_s)"
                         );
                         None
                     }
@@ -279,6 +282,7 @@ async fn run_loop(cfg: RunConfig) -> anyhow::Result<()> {
             } else {
                 None
             };
+            let trained_in_twin = in_twin.is_some();
             let (trainer, gate) = match in_twin {
                 Some(twin) => (twin.trainer, twin.gate),
                 None => (
@@ -293,6 +297,24 @@ async fn run_loop(cfg: RunConfig) -> anyhow::Result<()> {
             let control = control.normalised_by(train.env.sim.clone());
             let (ca, credentials) = fed.load_tls()?;
             let client = FederationClient::new(fed.federation_config()?, credentials, ca, trainer)?;
+            let (client, control) = if cfg.twin.federate_in_twin {
+                let (trainers, replacements) = tokio::sync::mpsc::channel(1);
+                let (updates, twin_updates) = tokio::sync::watch::channel(None);
+                twin_refresh = Some(tokio::spawn(keep_twin_fresh(
+                    spec,
+                    trained_in_twin,
+                    Duration::from_secs(cfg.twin.check_every_s),
+                    Duration::from_secs_f64(cfg.twin.recalibrate_every_h * 3600.0),
+                    trainers,
+                    updates,
+                )));
+                (
+                    client.with_trainer_replacements(replacements),
+                    control.with_twin_updates(twin_updates),
+                )
+            } else {
+                (client, control)
+            };
             info!(
                 cluster = %fed.cluster_id,
                 coordinator = %fed.coordinator.address,
@@ -349,6 +371,9 @@ async fn run_loop(cfg: RunConfig) -> anyhow::Result<()> {
     if let Some((stop, task)) = leader {
         let _ = stop.send(());
         task.await.context("the leader-election task panicked")?;
+    }
+    if let Some(refresh) = twin_refresh {
+        refresh.abort();
     }
     if let Some((stop, task)) = federation {
         let _ = stop.send(());

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use common::proto::GlobalModel;
 use common::rl::artifact::{Algo, TrainConfig};
 use common::rl::policy::LearnedPolicy;
+use common::sim::SimConfig;
 use tokio::sync::{oneshot, watch};
 use tracing::debug;
 
@@ -20,6 +21,14 @@ use crate::federation::global_model_policy;
 use crate::twin::gate::{GateError, Verdict};
 use crate::twin::global_gate::GlobalGate;
 use crate::twin::priority::{DEFAULT_NICE, lower_priority};
+
+/// A recalibrated twin, as the control loop takes it: what observations are normalised
+/// by from now on, and (with a gate) what global models are judged in.
+#[derive(Debug)]
+pub(crate) struct TwinUpdate {
+    pub(crate) sim: SimConfig,
+    pub(crate) gate: Option<GlobalGate>,
+}
 
 /// A verdict under way.
 #[derive(Debug)]
@@ -81,6 +90,15 @@ impl GlobalModels {
     pub(crate) fn gated_by(mut self, gate: GlobalGate) -> Self {
         self.gate = Some(Arc::new(gate));
         self
+    }
+
+    /// Judges (and builds envelopes) in the recalibrated twin from now on. A verdict under
+    /// way finishes in the twin it started in.
+    pub(crate) fn retwin(&mut self, update: &TwinUpdate) {
+        self.cfg.env.sim = update.sim.clone();
+        if let Some(gate) = &update.gate {
+            self.gate = Some(Arc::new(gate.clone()));
+        }
     }
 
     /// The training configuration the fleet's networks are shaped by.

@@ -4,13 +4,15 @@
 //! reports all of it as metrics and logs. Nothing here decides anything; a failure of one
 //! interval is logged and counted, and the next interval starts on time.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::rl::policy::LearnedPolicy;
+use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
 use super::envelope::{replay_envelope, replay_policy_envelope};
-use super::global_models::{GlobalModels, Next};
+use super::global_models::{GlobalModels, Next, TwinUpdate};
 use super::step::{ControlStep, Reading};
 use super::store_models::StoreModels;
 use crate::actuator::Actuator;
@@ -50,6 +52,8 @@ pub(crate) struct ControlLoop<M, A> {
     interval: Duration,
     tally: Tally,
     global: Option<GlobalModels>,
+    /// Recalibrations of the twin the federation trains in.
+    twin: Option<watch::Receiver<Option<Arc<TwinUpdate>>>>,
     /// The model store `retrain` promotes into, when configured.
     store: Option<StoreModels>,
     /// `None` when this agent is the only one and always writes.
@@ -76,6 +80,7 @@ impl<M: MetricsSource, A: Actuator> ControlLoop<M, A> {
             interval,
             tally: Tally::default(),
             global: None,
+            twin: None,
             store: None,
             leader: None,
         }
@@ -158,6 +163,37 @@ impl<M: MetricsSource, A: Actuator> ControlLoop<M, A> {
         self
     }
 
+    /// Follows `twin`'s recalibrations: observations normalised, and global models judged,
+    /// in the newest twin from the next interval on.
+    pub(crate) fn with_twin_updates(
+        mut self,
+        twin: watch::Receiver<Option<Arc<TwinUpdate>>>,
+    ) -> Self {
+        self.twin = Some(twin);
+        self
+    }
+
+    fn follow_twin(&mut self) {
+        let Some(twin) = &mut self.twin else {
+            return;
+        };
+        if !twin.has_changed().unwrap_or(false) {
+            return;
+        }
+        let Some(update) = twin.borrow_and_update().clone() else {
+            return;
+        };
+        self.step.normalise_by(update.sim.clone());
+        if let Some(g) = &mut self.global {
+            g.retwin(&update);
+        }
+        info!(
+            capacity_rps = update.sim.pod.capacity_rps,
+            gated = update.gate.is_some(),
+            "observations now normalised by the recalibrated twin"
+        );
+    }
+
     /// Switches to the newest global model if it is newer than the one deciding and (with
     /// a gate) the gate found it better.
     fn adopt_newer_model(&mut self, now_s: u64) {
@@ -224,6 +260,7 @@ impl<M: MetricsSource, A: Actuator> ControlLoop<M, A> {
 
     /// One interval at `now_s`.
     pub(crate) async fn interval_once(&mut self, now_s: u64) {
+        self.follow_twin();
         self.adopt_newer_model(now_s);
         self.adopt_store_model();
         let (read, state) = tokio::join!(self.metrics.read(now_s), self.actuator.state());
@@ -339,6 +376,7 @@ mod tests {
 
     use super::*;
     use crate::actuator::SimulatedActuator;
+    use crate::control::global_models::TwinUpdate;
     use crate::control::step::Decider;
     use crate::experience::Retention;
     use crate::metrics::SimulatedSource;
@@ -512,6 +550,78 @@ mod tests {
         }
         assert_eq!(control.step.model_version(), 2);
         assert_eq!((verdicts("promoted"), verdicts("kept")), (1.0, 1.0));
+    }
+
+    #[tokio::test]
+    async fn a_recalibrated_twin_brings_its_gate_to_the_next_global_model() {
+        const HOLD: usize = 1;
+        const MORE: usize = 2;
+        let cfg = small_config();
+        let global = |version: u64, action: usize| {
+            let TrainedNetwork::Dqn(net) = constant_model(action).network else {
+                unreachable!("constant models are DQNs")
+            };
+            GlobalModel {
+                version,
+                architecture: architecture(Algo::Dqn, &cfg),
+                weights: flatten(&net),
+                tags: Vec::new(),
+            }
+        };
+        let (publish, models) = watch::channel(None);
+        let (recalibrate, twin) = watch::channel(None);
+        let dir = tempfile::tempdir().unwrap();
+        let observed = Observed {
+            metrics: Arc::new(AgentMetrics::new()),
+            health: Arc::new(Health::new(0, 60)),
+        };
+        let step = ControlStep::new(
+            EnvConfig::default().sim,
+            Decider::Baseline(Box::new(Hpa::default())),
+            SafetyLayer::new(SafetyConfig::default()).unwrap(),
+        );
+        let mut control = ControlLoop::new(
+            step,
+            SimulatedSource::new(simulator()),
+            SimulatedActuator::new(simulator()),
+            Recorder::open(dir.path(), Retention::default()).unwrap(),
+            observed.clone(),
+            Duration::from_secs(15),
+        )
+        .with_global_models(GlobalModels::new(models, Algo::Dqn, cfg.clone()))
+        .with_twin_updates(twin);
+
+        // No twin yet: served as it comes.
+        publish.send_replace(Some(Arc::new(global(2, HOLD))));
+        control.interval_once(1_000).await;
+        assert_eq!(control.step.model_version(), 2);
+
+        // The twin is built: from now on global models pass its gate first.
+        recalibrate.send_replace(Some(Arc::new(TwinUpdate {
+            sim: EnvConfig::default().sim,
+            gate: Some(GlobalGate::new(
+                EnvConfig::default(),
+                ArrivalSeries::new("recorded-held-back", vec![140.0; 1800]),
+                vec![1],
+            )),
+        })));
+        publish.send_replace(Some(Arc::new(global(3, MORE))));
+        let mut now_s = 1_015;
+        let kept = "rl_agent_twin_verdicts_total{outcome=\"kept\"} 1";
+        for _ in 0..400 {
+            control.interval_once(now_s).await;
+            now_s += 15;
+            if observed.metrics.encode().contains(kept) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert!(observed.metrics.encode().contains(kept));
+        assert_eq!(
+            control.step.model_version(),
+            2,
+            "the worse model was kept out"
+        );
     }
 
     #[tokio::test]

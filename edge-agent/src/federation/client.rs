@@ -16,7 +16,7 @@ use common::transport::{
     ClusterId, Credentials, Dialer, EndpointError, FleetCa, IdentityError, PeerIdentity,
     TransportSettings,
 };
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::backoff::{Backoff, BackoffConfig, BackoffConfigError};
@@ -143,6 +143,7 @@ pub struct FederationClient {
     backoff: Backoff,
     model: watch::Sender<Option<Arc<GlobalModel>>>,
     stats: watch::Sender<ClientStats>,
+    replacements: Option<mpsc::Receiver<LocalTrainer>>,
 }
 
 impl FederationClient {
@@ -177,7 +178,17 @@ impl FederationClient {
             backoff,
             model: watch::channel(None).0,
             stats: watch::channel(ClientStats::default()).0,
+            replacements: None,
         })
+    }
+
+    /// Trains each round with the newest trainer `replacements` has delivered by then (for
+    /// another network's trainer: refused, logged): an agent whose digital twin was
+    /// recalibrated trains its next rounds in the new twin. The learner state of the
+    /// trainer replaced (a DQN's replay buffer, say) goes with it.
+    pub fn with_trainer_replacements(mut self, replacements: mpsc::Receiver<LocalTrainer>) -> Self {
+        self.replacements = Some(replacements);
+        self
     }
 
     /// The current global model: `None` until the first one arrives, then always the last
@@ -223,6 +234,7 @@ impl FederationClient {
             mut backoff,
             model,
             stats,
+            replacements,
         } = self;
         let mut session = Session {
             held: HeldModels::new(trainer.architecture().clone()),
@@ -232,6 +244,7 @@ impl FederationClient {
             model,
             stats,
             stop,
+            replacements,
         };
         let mut dialer: Option<(bool, Dialer)> = None;
         let result = loop {

@@ -19,7 +19,7 @@ use common::transport::{
     CLOSE_PROTOCOL_VIOLATION, CLOSE_SHUTDOWN, Dialer, StreamError, receive_uni, request, send_uni,
 };
 use quinn::Connection;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep, sleep_until};
 
 use super::client::ClientStats;
@@ -58,6 +58,8 @@ pub(super) struct Session {
     pub(super) model: watch::Sender<Option<Arc<GlobalModel>>>,
     pub(super) stats: watch::Sender<ClientStats>,
     pub(super) stop: watch::Receiver<bool>,
+    /// Trainers that replace `trainer` from the next round on (a recalibrated twin).
+    pub(super) replacements: Option<mpsc::Receiver<LocalTrainer>>,
 }
 
 /// Completes once shutdown is requested (or whoever could request it is gone).
@@ -77,6 +79,29 @@ enum Finish {
 }
 
 impl Session {
+    /// Takes the newest replacement trainer, if one came, for the round about to start.
+    /// One for another network is refused: the fleet's models would not fit it.
+    fn adopt_replacement(&mut self) {
+        let Some(replacements) = &mut self.replacements else {
+            return;
+        };
+        while let Ok(next) = replacements.try_recv() {
+            if self
+                .hello
+                .architecture
+                .check_compatible(next.architecture())
+                .is_ok()
+            {
+                tracing::info!("rounds now train with the replacement trainer");
+                self.trainer = Some(next);
+            } else {
+                tracing::warn!(
+                    "refused a replacement trainer for another network; rounds train as before"
+                );
+            }
+        }
+    }
+
     pub(super) fn stopping(&self) -> bool {
         *self.stop.borrow()
     }
@@ -252,6 +277,7 @@ impl Session {
             );
             return self.decline(connection, reason, since).await;
         };
+        self.adopt_replacement();
         let Some(mut trainer) = self.trainer.take() else {
             return Some(SessionEnd::TrainerLost("the trainer is missing".into()));
         };

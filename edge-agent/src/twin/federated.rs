@@ -5,23 +5,28 @@
 //! model then learns from every cluster's own workload while no cluster explores on its
 //! production traffic.
 //!
-//! Built once when the agent starts, from the recording it has then; a recording that
-//! cannot calibrate the twin yet is an error the caller answers by training on the
-//! configured scenarios.
+//! Built when the agent starts, from the recording it has then; a recording that cannot
+//! calibrate the twin yet is an error the caller answers by training on the configured
+//! scenarios. [`keep_twin_fresh`] then builds it again as the recording grows: until the
+//! first twin exists, and every so many hours after, so the twin follows the workload.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use common::env::EnvConfig;
 use common::rl::artifact::{Algo, TrainConfig};
 use common::scenario::Scenario;
 use common::traffic::ArrivalSeries;
+use tokio::sync::{mpsc, watch};
 
 use super::augment::{AugmentOptions, augment};
 use super::global_gate::GlobalGate;
 use super::recording::{RecordingOptions, sample_of, series_of, split_recording};
 use super::retrain::{DEFAULT_EPISODE_S, episode_windows};
 use crate::calibration::{CalibrationOptions, calibrate};
+use crate::control::global_models::TwinUpdate;
 use crate::experience::{ExperienceReader, Transition};
 use crate::federation::{LocalTrainer, PayloadForm};
 
@@ -131,6 +136,84 @@ pub(crate) fn twin_trainer(
     })
 }
 
+/// What the twin for federated rounds is built from, so it can be built again.
+#[derive(Debug, Clone)]
+pub(crate) struct TwinSpec {
+    pub(crate) algo: Algo,
+    pub(crate) train: TrainConfig,
+    pub(crate) payload: PayloadForm,
+    pub(crate) experience: PathBuf,
+    pub(crate) rate_window_s: u64,
+    pub(crate) gate_seeds: Option<Vec<u64>>,
+}
+
+impl TwinSpec {
+    /// [`twin_trainer`] from the recording as it is now.
+    pub(crate) fn build(&self) -> anyhow::Result<TwinFederation> {
+        twin_trainer(
+            self.algo,
+            self.train.clone(),
+            self.payload,
+            &self.experience,
+            self.rate_window_s,
+            self.gate_seeds.clone(),
+        )
+    }
+}
+
+/// Keeps the twin the rounds train in (and the gate's) following the recording: every
+/// `retry` while none could be built yet (a new cluster records its first hours), then
+/// every `every`, it is built again from the log and handed to the federation client
+/// (`trainers`) and to the control loop (`updates`). Runs until either side is gone.
+pub(crate) async fn keep_twin_fresh(
+    spec: TwinSpec,
+    mut built: bool,
+    retry: Duration,
+    every: Duration,
+    trainers: mpsc::Sender<LocalTrainer>,
+    updates: watch::Sender<Option<Arc<TwinUpdate>>>,
+) {
+    loop {
+        tokio::time::sleep(if built { every } else { retry }).await;
+        let job = spec.clone();
+        let twin = match tokio::task::spawn_blocking(move || job.build()).await {
+            Ok(Ok(twin)) => twin,
+            Ok(Err(e)) => {
+                let error = format!("{e:#}");
+                if built {
+                    tracing::warn!(%error, "cannot recalibrate the twin; the rounds keep the last one");
+                } else {
+                    tracing::info!(%error, "cannot build the twin yet; trying again");
+                }
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "building the twin failed");
+                continue;
+            }
+        };
+        let info = &twin.info;
+        tracing::info!(
+            recorded_s = info.recorded_s,
+            training_s = info.training_s,
+            capacity_rps = info.capacity_rps,
+            startup_delay_s = info.startup_delay_s,
+            episodes = info.episodes,
+            gate_held_back_s = twin.gate.as_ref().map(GlobalGate::held_back_s),
+            "the twin was rebuilt from the recording; the next round trains in it"
+        );
+        built = true;
+        let update = TwinUpdate {
+            sim: twin.trainer.config().env.sim.clone(),
+            gate: twin.gate,
+        };
+        updates.send_replace(Some(Arc::new(update)));
+        if trainers.send(twin.trainer).await.is_err() || updates.is_closed() {
+            return;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::AtomicBool;
@@ -230,5 +313,61 @@ mod tests {
             gate.held_back_s(),
             info.recorded_s
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_twin_is_built_once_the_recording_allows_and_then_rebuilt_on_schedule() {
+        let bound = Duration::from_secs(60);
+        let root = tempfile::tempdir().unwrap();
+        let experience = root.path().join("experience");
+        let spec = TwinSpec {
+            algo: Algo::Dqn,
+            train: small_config(),
+            payload: PayloadForm::Weights,
+            experience: experience.clone(),
+            rate_window_s: 60,
+            gate_seeds: Some(vec![1]),
+        };
+        let (trainers, mut rebuilt) = mpsc::channel(1);
+        let (updates, mut twin) = watch::channel(None);
+        let task = tokio::spawn(keep_twin_fresh(
+            spec,
+            false,
+            Duration::from_millis(20),
+            Duration::from_millis(200),
+            trainers,
+            updates,
+        ));
+        // Nothing recorded yet: nothing to build, and the task keeps trying.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(rebuilt.try_recv().is_err());
+        assert!(twin.borrow().is_none());
+
+        // Four hours recorded (moved into place whole, as if the agent had been running).
+        let recorded = four_hours_recorded();
+        std::fs::rename(recorded.path(), &experience).unwrap();
+        let first = tokio::time::timeout(bound, rebuilt.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!((first.config().env.sim.pod.capacity_rps - 60.0).abs() < 3.0);
+        tokio::time::timeout(bound, twin.wait_for(Option::is_some))
+            .await
+            .unwrap()
+            .unwrap();
+        let update = twin.borrow_and_update().clone().unwrap();
+        assert_eq!(update.sim, first.config().env.sim);
+        assert!(update.gate.is_some());
+
+        // And again, on schedule.
+        let second = tokio::time::timeout(bound, rebuilt.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(second.config().env.sim, first.config().env.sim);
+
+        // The client gone, the task ends.
+        drop(rebuilt);
+        tokio::time::timeout(bound, task).await.unwrap().unwrap();
     }
 }
