@@ -7,6 +7,7 @@
 //! drawn from the learner's own generator, experience comes from the seeded simulator,
 //! and nothing reads a clock.
 
+pub mod adam;
 pub mod artifact;
 pub mod defaults;
 pub mod device;

@@ -3,8 +3,7 @@
 
 use burn::module::Module;
 use burn::nn::loss::{HuberLossConfig, Reduction};
-use burn::optim::grad_clipping::GradientClippingConfig;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
@@ -12,6 +11,7 @@ use rand::{RngExt, SeedableRng};
 use super::config::DqnConfig;
 use super::target::{argmax, double_dqn_targets};
 use crate::env::OBSERVATION_LEN;
+use crate::rl::adam::Adam;
 use crate::rl::device::{inference_device, training_device};
 use crate::rl::network::QNetwork;
 use crate::rl::params::{ParamLengthError, unflatten};
@@ -27,7 +27,7 @@ pub struct DqnLearner {
     /// `online` without autodiff, refreshed after every gradient step: what acts.
     acting: QNetwork,
     target: QNetwork,
-    optim: ModuleOptimizer,
+    optim: Adam,
     replay: ReplayBuffer,
     rng: ChaCha8Rng,
     steps: u64,
@@ -77,9 +77,7 @@ impl DqnLearner {
         let acting = online.valid();
         let target = online.valid();
         let anchor = (cfg.proximal_mu > 0.0).then(|| online.clone());
-        let optim = AdamConfig::new()
-            .with_grad_clipping(Some(GradientClippingConfig::Norm(cfg.max_grad_norm as f32)))
-            .init();
+        let optim = Adam::with_norm_clipping(cfg.max_grad_norm as f32);
         let epsilon = LinearSchedule {
             start: cfg.exploration_initial,
             end: cfg.exploration_final,

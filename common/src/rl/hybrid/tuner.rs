@@ -3,7 +3,7 @@
 //! gradient clipping); only the policy's log-probability and entropy differ.
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
@@ -12,6 +12,7 @@ use super::config::HybridConfig;
 use super::gaussian::{entropy_tensor, log_prob, log_prob_tensor, sample};
 use super::outputs::TUNER_OUTPUTS;
 use super::segment::TUNER_OBSERVATION_LEN;
+use crate::rl::adam::Adam;
 use crate::rl::device::{inference_device, training_device};
 use crate::rl::network::GaussianActorCritic;
 use crate::rl::ppo::{
@@ -56,7 +57,7 @@ pub struct TunerLearner {
     net: GaussianActorCritic,
     /// `net` without autodiff, refreshed after every update: what acts.
     acting: GaussianActorCritic,
-    optim: ModuleOptimizer,
+    optim: Adam,
     rng: ChaCha8Rng,
     rollout: Vec<TunerStep>,
     segments: u64,
@@ -93,7 +94,7 @@ impl TunerLearner {
             device,
             net,
             // Clipped by global norm before each step, as for PPO.
-            optim: AdamConfig::new().init(),
+            optim: Adam::new(),
             rng,
             segments: 0,
             updates: 0,

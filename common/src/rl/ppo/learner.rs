@@ -3,7 +3,7 @@
 //! minibatches.
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
@@ -15,6 +15,7 @@ use super::gae::gae;
 use super::loss::{LossInputs, normalize_advantages, ppo_loss};
 use super::rollout::{Rollout, RolloutStep};
 use crate::env::OBSERVATION_LEN;
+use crate::rl::adam::Adam;
 use crate::rl::device::{inference_device, training_device};
 use crate::rl::dqn::argmax;
 use crate::rl::network::ActorCritic;
@@ -49,7 +50,7 @@ pub struct PpoLearner {
     net: ActorCritic,
     /// `net` without autodiff, refreshed after every update: what acts.
     acting: ActorCritic,
-    optim: ModuleOptimizer,
+    optim: Adam,
     rng: ChaCha8Rng,
     rollout: Rollout,
     steps: u64,
@@ -104,7 +105,7 @@ impl PpoLearner {
             net,
             acting,
             // Clipping is done by global norm before the step (see `clip`), not by Adam.
-            optim: AdamConfig::new().init(),
+            optim: Adam::new(),
             rng,
             steps: 0,
             updates: 0,
