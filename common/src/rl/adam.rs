@@ -9,12 +9,16 @@
 //! trained weight is bit for bit what burn's Adam gives (tested below): the shipped
 //! models still reproduce from their seeds, only faster.
 //!
-//! Gradient clipping, when configured, is burn's own ([`GradientClipping`]), per parameter
-//! tensor as burn's optimiser applies it.
+//! Gradient clipping comes in two kinds. Per parameter tensor (the DQN's) is burn's
+//! [`GradientClipping::Norm`], applied as burn's optimiser applies it; it is skipped when
+//! the tensor's norm is clearly under the bound, where burn's coefficient is exactly 1.
+//! By the global norm over all parameters (PPO's and the hybrid tuner's 0.5, as in
+//! Stable-Baselines3, which the seed used) the whole gradient is scaled together, keeping
+//! its direction and giving `max_grad_norm` one meaning for every layer.
 
 use std::collections::HashMap;
 
-use burn::module::{Module, ModuleMapper, Param, ParamId};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
 use burn::optim::grad_clipping::GradientClipping;
 use burn::tensor::{Tensor, TensorData};
@@ -26,8 +30,16 @@ const EPSILON: f32 = 1e-5;
 
 /// Adam's state: the two moments of every parameter that has had a gradient.
 pub struct Adam {
-    clipping: Option<GradientClipping>,
+    clipping: Clipping,
     moments: HashMap<ParamId, Moments>,
+    global_norm: f64,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Clipping {
+    None,
+    PerTensor(f32),
+    Global(f64),
 }
 
 struct Moments {
@@ -40,32 +52,67 @@ struct Moments {
 impl Adam {
     /// Adam without gradient clipping.
     pub fn new() -> Self {
+        Self::with(Clipping::None)
+    }
+
+    /// Adam that first scales each parameter tensor's gradient down to at most
+    /// `max_norm`, as burn's `GradientClippingConfig::Norm` does.
+    pub fn with_norm_clipping(max_norm: f32) -> Self {
+        Self::with(Clipping::PerTensor(max_norm))
+    }
+
+    /// Adam that first scales the whole gradient by `max_norm / ‖g‖` when its global L2
+    /// norm `‖g‖` exceeds `max_norm`.
+    pub fn with_global_norm_clipping(max_norm: f64) -> Self {
+        Self::with(Clipping::Global(max_norm))
+    }
+
+    fn with(clipping: Clipping) -> Self {
         Self {
-            clipping: None,
+            clipping,
             moments: HashMap::new(),
+            global_norm: 0.0,
         }
     }
 
-    /// Adam that first scales each parameter's gradient down to at most `max_norm`.
-    pub fn with_norm_clipping(max_norm: f32) -> Self {
-        Self {
-            clipping: Some(GradientClipping::Norm(max_norm)),
-            moments: HashMap::new(),
-        }
+    /// The global L2 norm of the last step's gradient, before any clipping.
+    pub fn global_norm(&self) -> f64 {
+        self.global_norm
     }
 
     /// Steps every parameter of `module` that has a gradient in `grads`; parameters
     /// without one (a frozen extractor) are returned untouched and their moments kept.
-    pub fn step<M: Module>(&mut self, lr: f64, module: M, mut grads: GradientsParams) -> M {
+    pub fn step<M: Module>(&mut self, lr: f64, module: M, grads: GradientsParams) -> M {
+        let per_tensor = match self.clipping {
+            Clipping::PerTensor(max_norm) => Some(max_norm),
+            _ => None,
+        };
+        let mut gradients = Gradients {
+            grads,
+            per_tensor,
+            global: matches!(self.clipping, Clipping::Global(_)),
+            values: HashMap::new(),
+            squared_norm: 0.0,
+        };
+        module.visit(&mut gradients);
+        self.global_norm = gradients.squared_norm.sqrt();
+        let scale = match self.clipping {
+            Clipping::Global(max_norm) if self.global_norm > max_norm => {
+                (max_norm / (self.global_norm + 1e-6)) as f32
+            }
+            _ => 1.0,
+        };
         module.map(&mut Stepper {
             adam: self,
-            grads: &mut grads,
+            grads: gradients.values,
+            scale,
             lr: lr as f32,
         })
     }
 
     /// One parameter tensor's update, in place on `values`.
-    fn update(&mut self, id: ParamId, values: &mut [f32], grad: &[f32], lr: f32) {
+    /// The gradient is `grad · scale`.
+    fn update(&mut self, id: ParamId, values: &mut [f32], grad: &[f32], scale: f32, lr: f32) {
         assert_eq!(
             values.len(),
             grad.len(),
@@ -83,8 +130,9 @@ impl Adam {
         if moments.time == 1 {
             // burn starts the moments from the first gradient rather than from zero
             // (`0·β + x` is `x` up to the sign of a zero, which the update keeps).
-            moments.first = grad.iter().map(|&g| g * (1.0 - BETA_1)).collect();
-            moments.second = grad.iter().map(|&g| g * g * (1.0 - BETA_2)).collect();
+            let grad = grad.iter().map(|&g| g * scale);
+            moments.first = grad.clone().map(|g| g * (1.0 - BETA_1)).collect();
+            moments.second = grad.map(|g| g * g * (1.0 - BETA_2)).collect();
             for ((p, &m), &v) in values.iter_mut().zip(&moments.first).zip(&moments.second) {
                 *p -= m * factor / (v.sqrt() + epsilon) * lr;
             }
@@ -93,6 +141,7 @@ impl Adam {
         let first = moments.first.iter_mut();
         let second = moments.second.iter_mut();
         for (((p, m), v), &g) in values.iter_mut().zip(first).zip(second).zip(grad) {
+            let g = g * scale;
             *m = flush(*m * BETA_1 + g * (1.0 - BETA_1));
             *v = flush(*v * BETA_2 + g * g * (1.0 - BETA_2));
             *p -= *m * factor / (v.sqrt() + epsilon) * lr;
@@ -129,24 +178,82 @@ impl std::fmt::Debug for Adam {
     }
 }
 
+/// Takes every gradient out of burn's container as plain values, clipping per tensor when
+/// asked, and sums their squares for the global norm.
+struct Gradients {
+    grads: GradientsParams,
+    per_tensor: Option<f32>,
+    global: bool,
+    values: HashMap<ParamId, Vec<f32>>,
+    squared_norm: f64,
+}
+
+impl ModuleVisitor for Gradients {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let Some(grad) = self.grads.remove::<D>(param.id) else {
+            return;
+        };
+        let device = grad.device();
+        let shape = grad.shape();
+        // For the global norm, each tensor's `Σ g²` is summed by burn in `f32` (in its own
+        // order) and the tensors' sums added in `f64`: how the shipped PPO and hybrid
+        // models were trained.
+        let global = self
+            .global
+            .then(|| f64::from(grad.clone().square().sum().into_scalar::<f32>()));
+        let mut values = grad
+            .into_data()
+            .try_into_vec::<f32>()
+            .expect("gradients are f32");
+        let squared = global.unwrap_or_else(|| squared_sum(&values));
+        // burn computes the tensor's norm in f32 and scales by `min(1, max/norm)`, which is
+        // exactly 1 — the gradient unchanged — unless the norm is close to the bound.
+        if let Some(max_norm) = self.per_tensor
+            && squared.sqrt() > 0.99 * f64::from(max_norm)
+        {
+            let grad = Tensor::<D>::from_data(TensorData::new(values, shape), &device);
+            values = GradientClipping::Norm(max_norm)
+                .clip_gradient(grad)
+                .into_data()
+                .try_into_vec::<f32>()
+                .expect("gradients are f32");
+        }
+        self.squared_norm += squared;
+        self.values.insert(param.id, values);
+    }
+}
+
+/// `Σ g²` in `f64`, over eight independent partial sums so that it vectorises (one chain
+/// of dependent additions ran at a quarter of the speed).
+fn squared_sum(values: &[f32]) -> f64 {
+    let mut partial = [0.0f64; 8];
+    let mut chunks = values.chunks_exact(8);
+    for chunk in &mut chunks {
+        for (sum, &g) in partial.iter_mut().zip(chunk) {
+            *sum += f64::from(g) * f64::from(g);
+        }
+    }
+    let rest: f64 = chunks
+        .remainder()
+        .iter()
+        .map(|&g| f64::from(g) * f64::from(g))
+        .sum();
+    partial.iter().sum::<f64>() + rest
+}
+
 struct Stepper<'a> {
     adam: &'a mut Adam,
-    grads: &'a mut GradientsParams,
+    grads: HashMap<ParamId, Vec<f32>>,
+    scale: f32,
     lr: f32,
 }
 
 impl ModuleMapper for Stepper<'_> {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let (id, tensor, mapper) = param.consume();
-        let Some(grad) = self.grads.remove::<D>(id) else {
+        let Some(grad) = self.grads.remove(&id) else {
             return Param::from_mapped_value(id, tensor, mapper);
         };
-        let grad = match &self.adam.clipping {
-            Some(clipping) => clipping.clip_gradient(grad),
-            None => grad,
-        };
-        let grad = grad.into_data();
-        let grad = grad.as_slice::<f32>().expect("gradients are f32");
         let require_grad = tensor.is_require_grad();
         let checkpointing = tensor.gradient_checkpointing_strategy();
         let inner = tensor.inner();
@@ -156,7 +263,8 @@ impl ModuleMapper for Stepper<'_> {
             .into_data()
             .try_into_vec::<f32>()
             .expect("parameters are f32");
-        self.adam.update(id, &mut values, grad, self.lr);
+        self.adam
+            .update(id, &mut values, &grad, self.scale, self.lr);
         // Back onto autodiff as a fresh leaf, with the state burn's optimiser restores.
         let mut updated =
             Tensor::from_inner(Tensor::from_data(TensorData::new(values, shape), &device));
@@ -248,5 +356,57 @@ mod tests {
         let frozen = start.extractor_params().len();
         assert_eq!(bits(&ours[..frozen]), bits(&flatten(&start)[..frozen]));
         assert_ne!(bits(&ours[frozen..]), bits(&flatten(&start)[frozen..]));
+    }
+
+    /// Global clipping steps as Adam would with the whole gradient scaled by
+    /// `max / (‖g‖ + 1e-6)`, and reports `‖g‖`.
+    #[test]
+    fn global_clipping_scales_the_whole_gradient_by_its_norm() {
+        struct Scale<'a> {
+            grads: &'a mut GradientsParams,
+            norm: f64,
+            factor: Option<f32>,
+        }
+        impl ModuleVisitor for Scale<'_> {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                let Some(g) = self.grads.remove::<D>(param.id) else {
+                    return;
+                };
+                match self.factor {
+                    None => {
+                        let g2 = f64::from(g.clone().square().sum().into_scalar::<f32>());
+                        self.norm += g2;
+                        self.grads.register(param.id, g);
+                    }
+                    Some(factor) => self.grads.register(param.id, g.mul_scalar(factor)),
+                }
+            }
+        }
+
+        let device = training_device();
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let start = QNetwork::new(OBSERVATION_LEN, &[32, 16], 3, &mut rng, &device);
+        let (mut clipped, mut scaled) = (start.clone(), start);
+        let mut by_norm = Adam::with_global_norm_clipping(0.5);
+        let mut plain = Adam::new();
+        for step in 0..10 {
+            let grads = GradientsParams::from_grads(loss_of(&clipped, step).backward(), &clipped);
+            clipped = by_norm.step(1e-3, clipped, grads);
+
+            let mut grads = GradientsParams::from_grads(loss_of(&scaled, step).backward(), &scaled);
+            let mut scale = Scale {
+                grads: &mut grads,
+                norm: 0.0,
+                factor: None,
+            };
+            scaled.visit(&mut scale);
+            let norm = scale.norm.sqrt();
+            assert_eq!(by_norm.global_norm(), norm, "step {step}");
+            assert!(norm > 0.5, "step {step}: the bound must bite, ‖g‖ = {norm}");
+            scale.factor = Some((0.5 / (norm + 1e-6)) as f32);
+            scaled.visit(&mut scale);
+            scaled = plain.step(1e-3, scaled, grads);
+        }
+        assert_eq!(bits(&flatten(&clipped)), bits(&flatten(&scaled)));
     }
 }

@@ -16,8 +16,8 @@ use crate::rl::adam::Adam;
 use crate::rl::device::{inference_device, training_device};
 use crate::rl::network::GaussianActorCritic;
 use crate::rl::ppo::{
-    PpoLoss, PpoStats, SampleTargets, SurrogateSettings, clip_global_norm, clipped_surrogate,
-    explained_variance, gae, minibatches, normalize_advantages, optimise,
+    PpoLoss, PpoStats, SampleTargets, SurrogateSettings, clipped_surrogate, explained_variance,
+    gae, minibatches, normalize_advantages, optimise,
 };
 
 /// One segment with what the tuner knew when it acted.
@@ -87,14 +87,14 @@ impl TunerLearner {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let device = training_device();
         let net = tuner_network(&cfg, &mut rng, &device);
+        let optim = Adam::with_global_norm_clipping(cfg.tuner_max_grad_norm);
         Self {
             acting: net.valid(),
             rollout: Vec::with_capacity(cfg.tuner_n_steps),
             cfg,
             device,
             net,
-            // Clipped by global norm before each step, as for PPO.
-            optim: Adam::new(),
+            optim,
             rng,
             segments: 0,
             updates: 0,
@@ -224,11 +224,11 @@ impl TunerLearner {
             targets,
             &self.cfg.surrogate(),
         );
-        let mut grads = GradientsParams::from_grads(loss.total.backward(), &self.net);
-        let norm = clip_global_norm(&self.net, &mut grads, self.cfg.tuner_max_grad_norm);
+        let grads = GradientsParams::from_grads(loss.total.backward(), &self.net);
         self.net = self
             .optim
             .step(self.cfg.tuner_learning_rate, self.net.clone(), grads);
+        let norm = self.optim.global_norm();
         [
             loss.policy.into_scalar(),
             loss.value.into_scalar(),

@@ -8,7 +8,6 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
-use super::clip::clip_global_norm;
 use super::config::PpoConfig;
 use super::epochs::{minibatches, optimise};
 use super::gae::gae;
@@ -97,6 +96,7 @@ impl PpoLearner {
     /// device records the move in the graph and its parameters stop being leaves.
     fn build(cfg: PpoConfig, actions: usize, net: ActorCritic, rng: ChaCha8Rng) -> Self {
         let acting = net.valid();
+        let optim = Adam::with_global_norm_clipping(cfg.max_grad_norm);
         Self {
             rollout: Rollout::with_capacity(cfg.n_steps),
             cfg,
@@ -104,8 +104,7 @@ impl PpoLearner {
             device: training_device(),
             net,
             acting,
-            // Clipping is done by global norm before the step (see `clip`), not by Adam.
-            optim: Adam::new(),
+            optim,
             rng,
             steps: 0,
             updates: 0,
@@ -261,11 +260,11 @@ impl PpoLearner {
         let obs = Tensor::<2>::from_data(TensorData::new(obs, [n, OBSERVATION_LEN]), &self.device);
         let (logits, values) = self.net.forward(obs);
         let loss = ppo_loss(logits, values, inputs, &self.cfg);
-        let mut grads = GradientsParams::from_grads(loss.total.backward(), &self.net);
-        let norm = clip_global_norm(&self.net, &mut grads, self.cfg.max_grad_norm);
+        let grads = GradientsParams::from_grads(loss.total.backward(), &self.net);
         self.net = self
             .optim
             .step(self.cfg.learning_rate, self.net.clone(), grads);
+        let norm = self.optim.global_norm();
         [
             loss.policy.into_scalar(),
             loss.value.into_scalar(),

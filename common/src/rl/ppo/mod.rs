@@ -1,6 +1,5 @@
 //! Proximal policy optimisation (clipped surrogate) with GAE.
 
-mod clip;
 mod config;
 mod epochs;
 mod gae;
@@ -10,7 +9,6 @@ mod rollout;
 mod surrogate;
 mod train;
 
-pub(crate) use clip::clip_global_norm;
 pub use config::PpoConfig;
 pub(crate) use epochs::{minibatches, optimise};
 pub use gae::gae;
