@@ -18,7 +18,7 @@
 //! JSON log in a file, its `/metrics` read over plain HTTP, and SIGTERM.
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -484,12 +484,10 @@ impl AgentSettings {
     }
 }
 
-/// A loopback address no one listens on now, for the agent's `/metrics`. Another process
-/// could take the port before the agent binds it; the agent then exits saying so, and
-/// the test reports its log.
+/// A loopback address no one listens on now, for the agent's `/metrics` (see
+/// [`crate::ports`] for why it is drawn below the ephemeral range).
 pub fn free_loopback_addr() -> Result<SocketAddr, WorldError> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(io("find a free port"))?;
-    listener.local_addr().map_err(io("find a free port"))
+    crate::ports::free_loopback_addr().map_err(io("find a free port"))
 }
 
 /// `edge-agent run` as a separate process, its JSON log going to a file. Dropping it

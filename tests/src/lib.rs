@@ -4,6 +4,7 @@
 
 pub mod cluster_world;
 pub mod kube_emulator;
+pub mod ports;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

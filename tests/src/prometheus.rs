@@ -8,7 +8,7 @@
 //! Prometheus behind, even when it panics.
 
 use std::fs::File;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -259,9 +259,7 @@ fn http_client() -> Result<reqwest::Client, String> {
     edge_agent::metrics::https_client(Duration::from_secs(5))
 }
 
-/// A loopback address no one listens on now. Another process could take the port before
-/// Prometheus binds it; Prometheus then fails to start and says so in its log.
+/// A loopback address no one listens on now, for Prometheus (see [`crate::ports`]).
 fn free_loopback_port() -> Result<SocketAddr, HarnessError> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(io("find a free port"))?;
-    listener.local_addr().map_err(io("find a free port"))
+    crate::ports::free_loopback_addr().map_err(io("find a free port"))
 }
