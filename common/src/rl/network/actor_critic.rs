@@ -3,10 +3,10 @@
 
 use burn::module::Module;
 use burn::nn::Linear;
-use burn::tensor::activation::tanh;
 use burn::tensor::{Device, Tensor};
 
 use super::init::{ParamIds, linear};
+use super::tanh::tanh;
 
 /// `12 → 256 → 256` (tanh), then `→ |A|` logits and `→ 1` value.
 #[derive(Module, Debug)]

@@ -6,6 +6,7 @@ mod gaussian;
 mod hybrid;
 mod init;
 mod qnet;
+mod tanh;
 
 pub use actor_critic::ActorCritic;
 pub use gaussian::GaussianActorCritic;
