@@ -1,6 +1,13 @@
-//! The seed's four-term reward:
-//! `r = −w_lat·latency − w_res·resource − w_thr·thrashing + w_stab·stability`,
-//! with the seed's weights 0.4, 0.3, 0.2, 0.1 as defaults. Every term is in [0, 1].
+//! The seed's four-term reward, plus one term of ours that is off by default:
+//! `r = −w_lat·latency − w_res·resource − w_thr·thrashing + w_stab·stability − w_miss·slo_miss`,
+//! with the seed's weights 0.4, 0.3, 0.2, 0.1 and `w_miss` 0 as defaults. Every term is in
+//! [0, 1].
+//!
+//! Why `slo_miss`: the seed's latency term grows with how far the p95 is over the SLO, so an
+//! interval just over it costs almost nothing, while the scorecard counts it as a miss like
+//! any other. With the resource term lowest at 85 % CPU, past the ≈ 83 % knee where the p95
+//! crosses the SLO, the seed's reward is best served by running at the knee. A flat penalty
+//! per missed interval prices what SLO compliance counts.
 
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +33,9 @@ pub struct RewardConfig {
     /// A scaling action that reverses the previous one within this many seconds is
     /// thrashing (the scale-down cooldown of the safety layer). Default 180.
     pub thrash_window_s: u64,
+    /// Weight of the flat penalty for an interval that misses the SLO (p95 over it, or any
+    /// failed request). Default 0: the seed's reward.
+    pub slo_miss_weight: f64,
 }
 
 impl Default for RewardConfig {
@@ -38,6 +48,7 @@ impl Default for RewardConfig {
             high_utilization: 0.85,
             error_weight: 10.0,
             thrash_window_s: 180,
+            slo_miss_weight: 0.0,
         }
     }
 }
@@ -51,6 +62,7 @@ impl RewardConfig {
             ("reward.thrashing_weight", self.thrashing_weight),
             ("reward.stability_weight", self.stability_weight),
             ("reward.error_weight", self.error_weight),
+            ("reward.slo_miss_weight", self.slo_miss_weight),
         ] {
             if !(w.is_finite() && w >= 0.0) {
                 return Err(ConfigError::invalid(
@@ -86,7 +98,7 @@ pub struct RewardInputs {
     pub reversal: bool,
 }
 
-/// The four terms, before weighting.
+/// The terms, before weighting.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct RewardTerms {
     /// `min(1, max(0, p95/SLO − 1) + error_weight · error_rate)`: zero while the SLO holds,
@@ -99,6 +111,8 @@ pub struct RewardTerms {
     pub thrashing: f64,
     /// 1 when the action holds while the SLO is met (p95 within it, no errors).
     pub stability: f64,
+    /// 1 when the SLO is missed (p95 over it, or any failed request), whatever the action.
+    pub slo_miss: f64,
 }
 
 impl RewardTerms {
@@ -117,6 +131,7 @@ impl RewardTerms {
             } else {
                 0.0
             },
+            slo_miss: if slo_met { 0.0 } else { 1.0 },
         }
     }
 
@@ -126,6 +141,7 @@ impl RewardTerms {
             - cfg.resource_weight * self.resource
             - cfg.thrashing_weight * self.thrashing
             + cfg.stability_weight * self.stability
+            - cfg.slo_miss_weight * self.slo_miss
     }
 }
 
@@ -187,6 +203,31 @@ mod tests {
         let r = RewardTerms::new(&c, &inputs(0.1, 0.0, 0.85, -1, true));
         assert_eq!(r.thrashing, 1.0);
         assert!((r.total(&c) - (-0.3 * 0.15 - 0.2)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_missed_slo_costs_its_flat_weight_whatever_the_margin() {
+        let c = RewardConfig {
+            slo_miss_weight: 1.5,
+            ..RewardConfig::default()
+        };
+        // 201 ms and 400 ms both miss; the flat term is the same, only the seed's latency
+        // term tells them apart.
+        let just = RewardTerms::new(&c, &inputs(0.201, 0.0, 0.8, 0, false));
+        let far = RewardTerms::new(&c, &inputs(0.4, 0.0, 0.8, 0, false));
+        assert_eq!((just.slo_miss, far.slo_miss), (1.0, 1.0));
+        assert!((just.total(&c) - (-0.4 * 0.005 - 0.3 * 0.2 - 1.5)).abs() < 1e-9);
+        // A failed request misses it too; a clean interval does not.
+        assert_eq!(
+            RewardTerms::new(&c, &inputs(0.1, 0.001, 0.8, 0, false)).slo_miss,
+            1.0
+        );
+        let ok = RewardTerms::new(&c, &inputs(0.2, 0.0, 0.8, 1, false));
+        assert_eq!(ok.slo_miss, 0.0);
+        // Off by default: the seed's reward is unchanged.
+        let seed = RewardConfig::default();
+        let t = RewardTerms::new(&seed, &inputs(0.4, 0.0, 0.8, 0, false));
+        assert!((t.total(&seed) - (-0.4 * 1.0 - 0.3 * 0.2)).abs() < 1e-12);
     }
 
     #[test]
