@@ -34,7 +34,8 @@ pub struct RewardConfig {
     /// thrashing (the scale-down cooldown of the safety layer). Default 180.
     pub thrash_window_s: u64,
     /// Weight of the flat penalty for an interval that misses the SLO (p95 over it, or any
-    /// failed request). Default 0: the seed's reward.
+    /// failed request: stricter than the scorecard, which counts failures among the slow
+    /// 5 %, so the penalty errs towards headroom). Default 0: the seed's reward.
     pub slo_miss_weight: f64,
 }
 
